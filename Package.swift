@@ -1,0 +1,42 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "adallava",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "adallava", targets: ["adallava"]),
+        .library(name: "TensorKernels", targets: ["TensorKernels"]),
+        .library(name: "LLaVAModel", targets: ["LLaVAModel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // GSL and OpenBLAS both declare the CBLAS enums, so they live in ONE module whose
+        // shim includes gsl_cblas.h and links openblas (not gslcblas): see DESIGN.md.
+        .systemLibrary(
+            name: "CGSL",
+            providers: [.apt(["libgsl-dev", "libopenblas-dev"])]
+        ),
+        .target(
+            name: "TensorKernels",
+            dependencies: ["CGSL"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+        ),
+        .target(
+            name: "LLaVAModel",
+            dependencies: ["TensorKernels"]
+        ),
+        .executableTarget(
+            name: "adallava",
+            dependencies: [
+                "LLaVAModel", "TensorKernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
+        .testTarget(name: "LLaVAModelTests", dependencies: ["LLaVAModel", "TensorKernels"]),
+        .testTarget(name: "CLITests", dependencies: ["LLaVAModel"]),
+    ]
+)
