@@ -1,0 +1,40 @@
+import CGSL
+
+/// OpenBLAS entry points the engine uses, behind one small namespace.
+///
+/// `cblas_sgemm` is declared by GSL's `gsl_cblas.h` (see `CGSL/shim.h`) and resolves to
+/// OpenBLAS at link time, so every GEMM in the engine runs OpenBLAS's tuned kernels.
+public enum BLAS {
+    /// Sets the number of OpenBLAS worker threads for every following call (process-wide).
+    public static func setThreads(_ n: Int) {
+        openblas_set_num_threads(Int32(max(1, n)))
+    }
+
+    /// The number of threads OpenBLAS will use.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// OpenBLAS's build description, e.g. `OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64`.
+    public static var configuration: String {
+        guard let c = openblas_get_config() else { return "OpenBLAS (unknown configuration)" }
+        return String(cString: c)
+    }
+
+    /// `C[m,n] = alpha · A[m,k] · op(B) + beta · C`, row-major, where `op(B)` is `B[k,n]` or,
+    /// with `transposeB`, the transpose of `B[n,k]` (the layout of a PyTorch `Linear` weight).
+    /// Leading dimensions default to the dense ones and may be larger for strided views.
+    @inline(__always)
+    public static func sgemm(
+        m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int? = nil,
+        b: UnsafePointer<Float>, ldb: Int? = nil, transposeB: Bool,
+        c: UnsafeMutablePointer<Float>, ldc: Int? = nil,
+        alpha: Float = 1, beta: Float = 0
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha,
+            a, Int32(lda ?? k),
+            b, Int32(ldb ?? (transposeB ? k : n)), beta,
+            c, Int32(ldc ?? n))
+    }
+}

@@ -1,0 +1,43 @@
+/// One decoder layer's key/value cache.
+///
+/// Keys and values are stored as `[capacity, kvHeads · headDim]` row-major, so appending a
+/// step is one contiguous copy and head `g` is a strided `[length, headDim]` view that the
+/// attention GEMMs read directly (leading dimension `kvHeads · headDim`).
+public struct KVCache: Sendable {
+    public let kvHeads: Int
+    public let headDim: Int
+    public let capacity: Int
+    /// Positions filled so far.
+    public private(set) var length: Int = 0
+    public private(set) var keys: [Float]
+    public private(set) var values: [Float]
+
+    /// Width of one cached row, `kvHeads · headDim`.
+    public var width: Int { kvHeads * headDim }
+
+    public init(kvHeads: Int, headDim: Int, capacity: Int) {
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.capacity = capacity
+        keys = [Float](repeating: 0, count: capacity * kvHeads * headDim)
+        values = keys
+    }
+
+    /// Appends `k`, `v` (`[tokens, kvHeads · headDim]`, RoPE already applied to `k`).
+    public mutating func append(keys k: Tensor, values v: Tensor) {
+        let t = k.rows
+        precondition(k.lastDim == width && v.lastDim == width && v.rows == t, "KV append: \(k.shape) \(v.shape)")
+        precondition(length + t <= capacity, "KV cache overflow: \(length) + \(t) > \(capacity)")
+        let offset = length * width
+        keys.withUnsafeMutableBufferPointer { kp in
+            k.storage.withUnsafeBufferPointer { (kp.baseAddress! + offset).update(from: $0.baseAddress!, count: $0.count) }
+        }
+        values.withUnsafeMutableBufferPointer { vp in
+            v.storage.withUnsafeBufferPointer { (vp.baseAddress! + offset).update(from: $0.baseAddress!, count: $0.count) }
+        }
+        length += t
+    }
+
+    /// Forgets every cached position (keeps the allocation).
+    public mutating func reset() { length = 0 }
+}

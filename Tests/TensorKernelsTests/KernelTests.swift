@@ -1,0 +1,135 @@
+import Testing
+@testable import TensorKernels
+
+/// Deterministic uniform values in [-scale, scale] (SplitMix64), so failures reproduce.
+func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
+    var state = seed &+ 0x9E37_79B9_7F4A_7C15
+    let n = shape.reduce(1, *)
+    var values = [Float](repeating: 0, count: n)
+    for i in 0..<n {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        values[i] = (Float(z >> 40) / Float(1 << 24) * 2 - 1) * scale
+    }
+    return Tensor(shape: shape, storage: values)
+}
+
+func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
+    precondition(a.shape == b.shape, "\(a.shape) vs \(b.shape)")
+    return zip(a.storage, b.storage).map { abs($0 - $1) }.max() ?? 0
+}
+
+/// Awkward sizes: 1, odd, and wider than a cache line.
+let awkwardShapes: [(rows: Int, inF: Int, outF: Int)] = [(1, 1, 1), (1, 17, 5), (3, 7, 33), (13, 64, 19), (37, 129, 70)]
+
+@Suite("fast kernels agree with their scalar references")
+struct KernelTests {
+    @Test("linear through cblas_sgemm matches the scalar loop, with and without bias", arguments: awkwardShapes)
+    func linearMatchesReference(shape: (rows: Int, inF: Int, outF: Int)) {
+        let x = randomTensor([shape.rows, shape.inF], seed: 1)
+        let w = randomTensor([shape.outF, shape.inF], seed: 2)
+        let b = randomTensor([shape.outF], seed: 3)
+        #expect(maxAbsDiff(linear(x, weight: w), Reference.linear(x, weight: w, bias: nil)) < 1e-4)
+        #expect(maxAbsDiff(linear(x, weight: w, bias: b), Reference.linear(x, weight: w, bias: b)) < 1e-4)
+    }
+
+    @Test("linear keeps leading dimensions of a 3-D input")
+    func linearKeepsLeadingDimensions() {
+        let x = randomTensor([2, 3, 8], seed: 4)
+        let w = randomTensor([5, 8], seed: 5)
+        #expect(linear(x, weight: w).shape == [2, 3, 5])
+    }
+
+    @Test("RMSNorm matches the reference", arguments: [1, 7, 64, 257])
+    func rmsNormMatches(dim: Int) {
+        let x = randomTensor([5, dim], seed: 6, scale: 3)
+        let w = randomTensor([dim], seed: 7)
+        #expect(maxAbsDiff(rmsNorm(x, weight: w, eps: 1e-6), Reference.rmsNorm(x, weight: w, eps: 1e-6)) < 1e-5)
+    }
+
+    @Test("LayerNorm matches the reference", arguments: [1, 7, 64, 257])
+    func layerNormMatches(dim: Int) {
+        let x = randomTensor([5, dim], seed: 8, scale: 3)
+        let w = randomTensor([dim], seed: 9), b = randomTensor([dim], seed: 10)
+        #expect(maxAbsDiff(layerNorm(x, weight: w, bias: b, eps: 1e-5), Reference.layerNorm(x, weight: w, bias: b, eps: 1e-5)) < 1e-4)
+    }
+
+    @Test("softmax matches the reference and sums to one, even with large logits", arguments: [1, 3, 100, 1000])
+    func softmaxMatches(n: Int) {
+        let x = randomTensor([4, n], seed: 11, scale: 80)
+        let y = softmax(x)
+        #expect(maxAbsDiff(y, Reference.softmax(x)) < 1e-5)
+        for r in 0..<4 { #expect(abs(y.row(r).reduce(0, +) - 1) < 1e-4) }
+    }
+
+    @Test("every activation matches its reference", arguments: Activation.allCases)
+    func activationMatches(a: Activation) {
+        let x = randomTensor([3, 101], seed: 12, scale: 6)
+        #expect(maxAbsDiff(a(x), Reference.activation(a, x)) < 1e-5)
+    }
+
+    @Test("Hugging Face activation names map to the engine's activations")
+    func activationNames() {
+        #expect(Activation(huggingFaceName: "quick_gelu") == .quickGelu)
+        #expect(Activation(huggingFaceName: "gelu") == .gelu)
+        #expect(Activation(huggingFaceName: "gelu_pytorch_tanh") == .geluTanh)
+        #expect(Activation(huggingFaceName: "silu") == .silu)
+        #expect(Activation(huggingFaceName: "mish") == nil)
+    }
+
+    @Test("RoPE matches the reference at far positions and for several thetas", arguments: [10_000.0, 500_000.0])
+    func ropeMatches(theta: Double) {
+        let heads = 3, headDim = 16
+        var x = randomTensor([4, heads * headDim], seed: 13)
+        let positions = [0, 1, 57, 599]
+        let expected = Reference.rope(x, heads: heads, headDim: headDim, positions: positions, theta: theta)
+        RotaryEmbedding(headDim: headDim, theta: theta).apply(&x, heads: heads, positions: positions)
+        #expect(maxAbsDiff(x, expected) < 2e-4)
+    }
+
+    @Test("causal attention over a KV cache matches the reference, prefill then decode, with GQA",
+          arguments: [(heads: 4, kvHeads: 4), (heads: 4, kvHeads: 2), (heads: 6, kvHeads: 1)])
+    func causalAttentionMatches(config: (heads: Int, kvHeads: Int)) {
+        let headDim = 8, kvWidth = config.kvHeads * headDim
+        var cache = KVCache(kvHeads: config.kvHeads, headDim: headDim, capacity: 16)
+        // Prefill 5 tokens, then decode 2 single tokens; compare each step with the reference
+        // over every key seen so far.
+        var allK = Tensor(zeros: [0, kvWidth]), allV = allK
+        for (step, tokens) in [5, 1, 1].enumerated() {
+            let q = randomTensor([tokens, config.heads * headDim], seed: 20 + UInt64(step))
+            let k = randomTensor([tokens, kvWidth], seed: 30 + UInt64(step))
+            let v = randomTensor([tokens, kvWidth], seed: 40 + UInt64(step))
+            cache.append(keys: k, values: v)
+            allK = Tensor(shape: [allK.rows + tokens, kvWidth], storage: allK.storage + k.storage)
+            allV = Tensor(shape: [allV.rows + tokens, kvWidth], storage: allV.storage + v.storage)
+            let fast = causalAttention(q: q, cache: cache, heads: config.heads)
+            let ref = Reference.attention(q: q, k: allK, v: allV, heads: config.heads, kvHeads: config.kvHeads,
+                                          headDim: headDim, causalOffset: cache.length - tokens)
+            #expect(maxAbsDiff(fast, ref) < 1e-5)
+        }
+    }
+
+    @Test("bidirectional attention (vision) matches the reference")
+    func fullAttentionMatches() {
+        let q = randomTensor([9, 32], seed: 50), k = randomTensor([9, 32], seed: 51), v = randomTensor([9, 32], seed: 52)
+        let fast = k.storage.withUnsafeBufferPointer { kp in
+            v.storage.withUnsafeBufferPointer { vp in
+                attention(q: q, k: kp.baseAddress!, v: vp.baseAddress!, kvStride: 32, context: 9,
+                          heads: 4, kvHeads: 4, headDim: 8, causalOffset: nil)
+            }
+        }
+        #expect(maxAbsDiff(fast, Reference.attention(q: q, k: k, v: v, heads: 4, kvHeads: 4, headDim: 8, causalOffset: nil)) < 1e-5)
+    }
+
+    @Test("OpenBLAS thread count is settable")
+    func blasThreads() {
+        BLAS.setThreads(1)
+        #expect(BLAS.threads == 1)
+        BLAS.setThreads(2)
+        #expect(BLAS.threads >= 1)
+        #expect(BLAS.configuration.contains("OpenBLAS"))
+    }
+}
