@@ -1,0 +1,70 @@
+import TensorKernels
+
+/// One LLaMA decoder block (`OpName.llmBlock`) = `llm.attn` then `llm.mlp`, each pre-RMSNorm
+/// and residual. Loadable on its own, so a profiler can time one block of a 7B/13B model.
+public struct DecoderLayer: Sendable {
+    let inputNorm, postAttentionNorm: Tensor
+    let qWeight, kWeight, vWeight, oWeight: Tensor
+    let qBias, kBias, vBias, oBias: Tensor?
+    let gateWeight, upWeight, downWeight: Tensor
+    let gateBias, upBias, downBias: Tensor?
+    let config: LlamaConfig
+
+    /// Loads decoder layer `index` from `source`.
+    public static func load(from source: WeightSource, config c: LlamaConfig, index: Int) throws -> DecoderLayer {
+        let p = WeightName.decoderLayer(index), h = c.hiddenSize, m = c.intermediateSize
+        func w(_ name: String, _ shape: [Int]) throws -> Tensor { try source.tensor("\(p).\(name)", shape: shape) }
+        func b(_ name: String, _ n: Int, _ present: Bool) throws -> Tensor? { present ? try w(name, [n]) : nil }
+        return DecoderLayer(
+            inputNorm: try w("input_layernorm.weight", [h]),
+            postAttentionNorm: try w("post_attention_layernorm.weight", [h]),
+            qWeight: try w("self_attn.q_proj.weight", [c.qWidth, h]),
+            kWeight: try w("self_attn.k_proj.weight", [c.kvWidth, h]),
+            vWeight: try w("self_attn.v_proj.weight", [c.kvWidth, h]),
+            oWeight: try w("self_attn.o_proj.weight", [h, c.qWidth]),
+            qBias: try b("self_attn.q_proj.bias", c.qWidth, c.attentionBias),
+            kBias: try b("self_attn.k_proj.bias", c.kvWidth, c.attentionBias),
+            vBias: try b("self_attn.v_proj.bias", c.kvWidth, c.attentionBias),
+            oBias: try b("self_attn.o_proj.bias", h, c.attentionBias),
+            gateWeight: try w("mlp.gate_proj.weight", [m, h]),
+            upWeight: try w("mlp.up_proj.weight", [m, h]),
+            downWeight: try w("mlp.down_proj.weight", [h, m]),
+            gateBias: try b("mlp.gate_proj.bias", m, c.mlpBias),
+            upBias: try b("mlp.up_proj.bias", m, c.mlpBias),
+            downBias: try b("mlp.down_proj.bias", h, c.mlpBias),
+            config: c)
+    }
+
+    /// `llm.attn`: `x` `[tokens, hidden]` at `positions` → `x + attention(norm(x))`.
+    /// Appends this step's keys/values to `cache`.
+    public func attentionBlock(_ x: Tensor, positions: [Int], cache: inout KVCache, rope: RotaryEmbedding) -> Tensor {
+        let c = config
+        let n = rmsNorm(x, weight: inputNorm, eps: Float(c.rmsNormEps))
+        var q = linear(n, weight: qWeight, bias: qBias)   // [tokens, heads · headDim]
+        var k = linear(n, weight: kWeight, bias: kBias)   // [tokens, kvHeads · headDim]
+        let v = linear(n, weight: vWeight, bias: vBias)   // [tokens, kvHeads · headDim]
+        rope.apply(&q, heads: c.numAttentionHeads, positions: positions)
+        rope.apply(&k, heads: c.numKeyValueHeads, positions: positions)
+        cache.append(keys: k, values: v)
+        let a = causalAttention(q: q, cache: cache, heads: c.numAttentionHeads)
+        var out = linear(a, weight: oWeight, bias: oBias)
+        addInPlace(&out, x)
+        return out
+    }
+
+    /// `llm.mlp`: `x` `[tokens, hidden]` → `x + down(silu(gate(norm x)) · up(norm x))`.
+    public func mlpBlock(_ x: Tensor) -> Tensor {
+        let n = rmsNorm(x, weight: postAttentionNorm, eps: Float(config.rmsNormEps))
+        var gate = linear(n, weight: gateWeight, bias: gateBias)   // [tokens, intermediate]
+        Activation(huggingFaceName: config.hiddenAct)?.apply(&gate)
+        multiplyInPlace(&gate, linear(n, weight: upWeight, bias: upBias))
+        var out = linear(gate, weight: downWeight, bias: downBias)
+        addInPlace(&out, x)
+        return out
+    }
+
+    /// `llm.block`: attention then MLP.
+    public func callAsFunction(_ x: Tensor, positions: [Int], cache: inout KVCache, rope: RotaryEmbedding) -> Tensor {
+        mlpBlock(attentionBlock(x, positions: positions, cache: &cache, rope: rope))
+    }
+}

@@ -1,0 +1,76 @@
+import TensorKernels
+
+/// A whole `LlavaForConditionalGeneration`: vision tower → projector → LLaMA decoder.
+public final class LlavaModel: Sendable {
+    public let config: LlavaConfig
+    public let vision: VisionTower
+    public let projector: Projector
+    public let language: LanguageModel
+
+    public init(config: LlavaConfig, vision: VisionTower, projector: Projector, language: LanguageModel) {
+        self.config = config
+        self.vision = vision
+        self.projector = projector
+        self.language = language
+    }
+
+    /// Loads every part from `source`, checking each tensor's shape against `config`.
+    public static func load(from source: WeightSource, config: LlavaConfig) throws -> LlavaModel {
+        LlavaModel(config: config,
+                   vision: try .load(from: source, config: config),
+                   projector: try .load(from: source, config: config),
+                   language: try .load(from: source, config: config.textConfig))
+    }
+
+    /// Checks a pixel tensor against the vision config: `[1, channels, imageSize, imageSize]`.
+    public func validatePixels(_ pixels: Tensor, path: String) throws {
+        let v = config.visionConfig
+        let expected = [1, v.numChannels, v.imageSize, v.imageSize]
+        guard pixels.shape == expected else {
+            throw LLaVAModelError.invalidPixels(path: path, reason: "shape \(pixels.shape), expected \(expected) (one preprocessed image)")
+        }
+        if let bad = pixels.storage.firstIndex(where: { !$0.isFinite }) {
+            throw LLaVAModelError.invalidPixels(path: path, reason: "value \(pixels.storage[bad]) at flat index \(bad) is not finite")
+        }
+    }
+
+    /// Range-checks `prompt` and expands its image token as the Hugging Face processor does:
+    /// one image token becomes `imageFeatureTokens` copies; a prompt that already holds exactly
+    /// that many is used as is. Returns the ids the decoder will see.
+    public func preparePrompt(_ prompt: [Int], hasImage: Bool) throws -> [Int] {
+        guard !prompt.isEmpty else { throw LLaVAModelError.invalidPrompt(reason: "no tokens") }
+        let vocab = config.textConfig.vocabSize, image = config.imageTokenIndex
+        for (i, id) in prompt.enumerated() where id != image && (id < 0 || id >= vocab) {
+            throw LLaVAModelError.tokenOutOfRange(token: id, index: i, vocabSize: vocab)
+        }
+        let count = prompt.filter { $0 == image }.count, features = config.imageFeatureTokens
+        switch (hasImage, count) {
+        case (false, 0): return prompt
+        case (false, _):
+            throw LLaVAModelError.invalidPrompt(reason: "the prompt holds image token \(image) but no pixels were given (--pixels)")
+        case (true, 0):
+            throw LLaVAModelError.invalidPrompt(reason: "pixels were given but the prompt holds no image token (id \(image), image_token_index)")
+        case (true, 1):
+            let at = prompt.firstIndex(of: image)!
+            return Array(prompt[..<at]) + Array(repeating: image, count: features) + Array(prompt[(at + 1)...])
+        case (true, features): return prompt
+        case (true, _):
+            throw LLaVAModelError.invalidPrompt(reason: "the prompt holds \(count) image tokens (id \(image)); expected 1 or \(features), one per image feature")
+        }
+    }
+
+    /// Input embeddings for prepared `ids`, with `imageFeatures` (`[n, hidden]`) scattered
+    /// over the image-token positions in order (Hugging Face's `masked_scatter`).
+    public func inputEmbeddings(_ ids: [Int], imageFeatures: Tensor?) -> Tensor {
+        let image = config.imageTokenIndex, h = config.textConfig.hiddenSize
+        var x = language.embed(ids.map { $0 == image && $0 >= config.textConfig.vocabSize ? 0 : $0 })
+        if let features = imageFeatures {
+            var next = 0
+            for (t, id) in ids.enumerated() where id == image {
+                for d in 0..<h { x.storage[t * h + d] = features.storage[next * h + d] }
+                next += 1
+            }
+        }
+        return x
+    }
+}
