@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "adallava", targets: ["adallava"]),
         .library(name: "TensorKernels", targets: ["TensorKernels"]),
         .library(name: "LLaVAModel", targets: ["LLaVAModel"]),
+        .library(name: "Profiling", targets: ["Profiling"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,15 +29,20 @@ let package = Package(
             name: "LLaVAModel",
             dependencies: ["TensorKernels"]
         ),
+        .target(
+            name: "Profiling",
+            dependencies: ["LLaVAModel", "TensorKernels"]
+        ),
         .executableTarget(
             name: "adallava",
             dependencies: [
-                "LLaVAModel", "TensorKernels",
+                "LLaVAModel", "TensorKernels", "Profiling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
         .testTarget(name: "LLaVAModelTests", dependencies: ["LLaVAModel", "TensorKernels"]),
+        .testTarget(name: "ProfilingTests", dependencies: ["Profiling"]),
         .testTarget(name: "CLITests", dependencies: ["LLaVAModel"]),
     ]
 )

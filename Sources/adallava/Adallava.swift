@@ -1,7 +1,8 @@
 import ArgumentParser
+import Foundation
+import LLaVAModel
 
 /// `adallava`: is your adaptive LLaVA going to meet its latency budget on this CPU?
-@main
 struct Adallava: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "adallava",
@@ -9,8 +10,41 @@ struct Adallava: ParsableCommand {
         discussion: """
         adallava runs the real LLaVA-1.5 architecture (CLIP vision tower, projector, LLaMA \
         decoder) on the CPU through OpenBLAS, from a Hugging Face checkpoint directory or a \
-        built-in preset with deterministic synthetic weights.
+        built-in preset (\(Preset.names.joined(separator: ", "))) with deterministic synthetic \
+        weights. Nothing is downloaded.
+
+        Errors in user input (files, configs, tensors, tokens) are printed as one line on \
+        standard error and exit with status 2.
         """,
-        subcommands: [Run.self]
+        subcommands: [Run.self, Bench.self]
     )
+}
+
+/// Entry point: every user error becomes `error: …` on stderr and exit status 2.
+@main
+enum Main {
+    static func main() {
+        do {
+            var command = try Adallava.parseAsRoot()
+            try command.run()
+        } catch let error as LLaVAModelError {
+            fail("\(error)")
+        } catch let error as CLIError {
+            fail(error.message)
+        } catch {
+            // Help and version requests exit 0 through ArgumentParser; usage errors exit 2.
+            if Adallava.exitCode(for: error) == .success { Adallava.exit(withError: error) }
+            fail(Adallava.fullMessage(for: error))
+        }
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        exit(2)
+    }
+}
+
+/// A CLI-level error with a message ready to print.
+struct CLIError: Error {
+    let message: String
 }
