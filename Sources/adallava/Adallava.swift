@@ -34,7 +34,9 @@ enum Main {
         } catch {
             // Help and version requests exit 0 through ArgumentParser; usage errors exit 2.
             if Adallava.exitCode(for: error) == .success { Adallava.exit(withError: error) }
-            fail(Adallava.fullMessage(for: error))
+            var message = Adallava.fullMessage(for: error)
+            if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
+            fail(message)
         }
     }
 

@@ -1,0 +1,220 @@
+import Foundation
+import Testing
+import LLaVAModel
+
+/// Runs the built `adallava` binary the way a user types it.
+struct CLI {
+    /// `.build/<config>/adallava`, next to this test bundle.
+    static let binary: URL = {
+        let candidates = [
+            Bundle.main.bundleURL.appendingPathComponent("adallava"),
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("adallava"),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("adallava"),
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent(".build/debug/adallava"),
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates.last!
+    }()
+
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures").path
+
+    struct Output {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    static func run(_ arguments: [String]) throws -> Output {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// A fresh temporary directory.
+    static func tempDirectory() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("adallava-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.path
+    }
+}
+
+@Suite("the adallava binary, run as a user would", .serialized)
+struct CLITests {
+    @Test("run --model tiny --json prints generated ids and per-phase timings")
+    func runTinyJSON() throws {
+        let r = try CLI.run(["run", "--model", "tiny", "--tokens", "1,2,3", "--max-new-tokens", "8", "--json", "--ignore-eos"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect((json["generated_ids"] as? [Int])?.count == 8)
+        #expect(json["prompt_tokens"] as? Int == 3)
+        let timings = try #require(json["timings"] as? [String: Double])
+        for key in ["vision_ms", "projector_ms", "prefill_ms", "decode_ms", "time_to_first_token_ms"] {
+            #expect(timings[key] != nil, "missing \(key)")
+        }
+        #expect(timings["prefill_ms"]! > 0)
+    }
+
+    @Test("the human report names the model and every phase")
+    func runTinyTable() throws {
+        let r = try CLI.run(["run", "--model", "tiny", "--tokens", "1,2,3", "--max-new-tokens", "2", "--threads", "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        for word in ["generated ids", "time to first", "vision", "projector", "prefill", "decode", "threads          1"] {
+            #expect(r.stdout.contains(word), "missing '\(word)' in:\n\(r.stdout)")
+        }
+    }
+
+    @Test("a golden checkpoint with --pixels reproduces the reference tokens, and --dump-logits writes its logits",
+          arguments: ["llava-tiny-fp32", "llava-tiny-bf16"])
+    func goldenThroughCLI(fixture: String) throws {
+        let dir = "\(CLI.fixtures)/\(fixture)"
+        let tokens = try String(contentsOfFile: "\(dir)/input_ids.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let dump = "\(try CLI.tempDirectory())/logits.safetensors"
+        let r = try CLI.run(["run", "--model", dir, "--tokens", tokens, "--pixels", "\(dir)/pixels.safetensors",
+                             "--max-new-tokens", "8", "--json", "--dump-logits", dump])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let golden = try SafeTensorsFile(path: "\(dir)/golden.safetensors")
+        #expect(json["generated_ids"] as? [Int] == (try golden.integers("generated_ids")))
+        #expect(json["image_tokens"] as? Int == 16)
+        let logits = try SafeTensorsFile(path: dump).tensor("logits")
+        let expected = try golden.tensor("logits")
+        #expect(logits.shape == [512])
+        #expect(zip(logits.storage, expected.storage).map { abs($0 - $1) }.max()! <= 1e-4)
+    }
+
+    @Test("--help reads like a man page and exits 0", arguments: [["--help"], ["run", "--help"], ["bench", "--help"]])
+    func help(arguments: [String]) throws {
+        let r = try CLI.run(arguments)
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("USAGE"))
+    }
+}
+
+/// Every kind of bad input gives one `error:` line naming the culprit and exit status 2.
+@Suite("bad input to the binary fails cleanly with status 2", .serialized)
+struct CLIBadInputTests {
+    func expectFailure(_ arguments: [String], mentions: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let r = try CLI.run(arguments)
+        #expect(r.status == 2, "status \(r.status), stderr: \(r.stderr)", sourceLocation: sourceLocation)
+        #expect(r.stderr.hasPrefix("error: "), "stderr: \(r.stderr)", sourceLocation: sourceLocation)
+        for m in mentions {
+            #expect(r.stderr.contains(m), "'\(m)' not in: \(r.stderr)", sourceLocation: sourceLocation)
+        }
+        #expect(!r.stderr.contains("Fatal error"), sourceLocation: sourceLocation)
+    }
+
+    /// A copy of the fp32 fixture whose files a test may break.
+    func brokenCopy(_ edit: (String) throws -> Void) throws -> String {
+        let dir = "\(try CLI.tempDirectory())/model"
+        try FileManager.default.copyItem(atPath: "\(CLI.fixtures)/llava-tiny-fp32", toPath: dir)
+        try edit(dir)
+        return dir
+    }
+
+    @Test("a directory without config.json")
+    func missingConfig() throws {
+        let dir = try brokenCopy { try FileManager.default.removeItem(atPath: "\($0)/config.json") }
+        try expectFailure(["run", "--model", dir, "--tokens", "1,2"], mentions: ["\(dir)/config.json", "no such file"])
+    }
+
+    @Test("a garbled config.json")
+    func garbledConfig() throws {
+        let dir = try brokenCopy { try Data("{\"model_type\": \"llava\", ".utf8).write(to: URL(fileURLWithPath: "\($0)/config.json")) }
+        try expectFailure(["run", "--model", dir, "--tokens", "1,2"], mentions: ["config.json", "not valid JSON"])
+    }
+
+    @Test("an unknown model_type")
+    func unknownModelType() throws {
+        let dir = try brokenCopy { d in
+            let text = try String(contentsOfFile: "\(d)/config.json", encoding: .utf8)
+                .replacingOccurrences(of: "\"model_type\": \"llava\"", with: "\"model_type\": \"qwen2_vl\"")
+            try text.write(toFile: "\(d)/config.json", atomically: true, encoding: .utf8)
+        }
+        try expectFailure(["run", "--model", dir, "--tokens", "1,2"], mentions: ["model_type", "qwen2_vl"])
+    }
+
+    @Test("a truncated safetensors file")
+    func truncatedWeights() throws {
+        let dir = try brokenCopy { d in
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(d)/model.safetensors"))
+            try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: "\(d)/model.safetensors"))
+        }
+        try expectFailure(["run", "--model", dir, "--tokens", "1,2"], mentions: ["model.safetensors"])
+    }
+
+    @Test("a shape mismatch between config and tensors")
+    func shapeMismatch() throws {
+        let dir = try brokenCopy { d in
+            let text = try String(contentsOfFile: "\(d)/config.json", encoding: .utf8)
+                .replacingOccurrences(of: "\"intermediate_size\": 128", with: "\"intermediate_size\": 96")
+            try text.write(toFile: "\(d)/config.json", atomically: true, encoding: .utf8)
+        }
+        try expectFailure(["run", "--model", dir, "--tokens", "1,2"], mentions: ["model.safetensors", "mlp", "expected [96, 64]"])
+    }
+
+    @Test("a missing tensor")
+    func missingTensor() throws {
+        let source = try SafeTensorsFile(path: "\(CLI.fixtures)/llava-tiny-fp32/model.safetensors")
+        let dir = try brokenCopy { d in
+            let kept = try source.entries.keys.sorted().filter { !$0.contains("norm.weight") || $0.contains("layers") }
+                .map { (name: $0, tensor: try source.tensor($0)) }
+            try SafeTensorsWriter.write(kept, to: "\(d)/model.safetensors")
+        }
+        try expectFailure(["run", "--model", dir, "--tokens", "1,2"], mentions: ["missing tensor", "norm.weight"])
+    }
+
+    @Test("a token id out of range")
+    func tokenOutOfRange() throws {
+        try expectFailure(["run", "--model", "tiny", "--tokens", "1,99999"], mentions: ["99999", "vocab_size"])
+    }
+
+    @Test("a token list that is not integers")
+    func tokensNotIntegers() throws {
+        try expectFailure(["run", "--model", "tiny", "--tokens", "1,x,3"], mentions: ["--tokens", "'x'"])
+    }
+
+    @Test("pixels of the wrong shape")
+    func wrongPixels() throws {
+        let dir = "\(CLI.fixtures)/llava-tiny-fp32"
+        let path = "\(try CLI.tempDirectory())/pixels.safetensors"
+        try SafeTensorsWriter.write([(name: "pixel_values", tensor: .init(zeros: [1, 3, 14, 14]))], to: path)
+        try expectFailure(["run", "--model", dir, "--tokens", "1,510,2", "--pixels", path],
+                          mentions: [path, "pixel_values", "expected [1, 3, 28, 28]"])
+    }
+
+    @Test("a pixels file without pixel_values")
+    func pixelsWithoutTensor() throws {
+        let path = "\(try CLI.tempDirectory())/pixels.safetensors"
+        try SafeTensorsWriter.write([(name: "image", tensor: .init(zeros: [1, 3, 28, 28]))], to: path)
+        try expectFailure(["run", "--model", "\(CLI.fixtures)/llava-tiny-fp32", "--tokens", "1,510,2", "--pixels", path],
+                          mentions: [path, "pixel_values"])
+    }
+
+    @Test("an unknown model name lists the presets")
+    func unknownModel() throws {
+        try expectFailure(["run", "--model", "llava-99b", "--tokens", "1"], mentions: ["llava-99b", "tinyllava-1.1b"])
+    }
+
+    @Test("a 7B end-to-end run is refused with a clear message, not an OOM")
+    func sevenBDoesNotFit() throws {
+        try expectFailure(["run", "--model", "llava-1.5-7b", "--tokens", "1,2,3"],
+                          mentions: ["llava-1.5-7b needs", "GiB", "one block at a time"])
+    }
+
+    @Test("invalid option values are usage errors with status 2")
+    func usageErrors() throws {
+        try expectFailure(["run", "--model", "tiny", "--tokens", "1", "--threads", "0"], mentions: ["--threads"])
+        try expectFailure(["run", "--model", "tiny", "--tokens", "1", "--max-new-tokens", "0"], mentions: ["--max-new-tokens"])
+        try expectFailure(["run", "--model", "tiny"], mentions: ["--tokens"])
+    }
+}
