@@ -62,15 +62,25 @@ struct Bench: ParsableCommand {
             rows.append(.sgemm(sgemm, threads: threads))
             rows.append(bench.run(tokens: promptTokens, threads: threads, repeats: repeats, sgemm: sgemm, progress: progress))
         }
+        let provenance = Provenance.current(threads: threadCounts.max() ?? 1)
         if output.json {
-            print(try jsonString(rows))
+            print(try jsonString(BenchReport(provenance: provenance, rows: rows)))
         } else if csv {
+            print(provenance.csvComment)
             print(BenchmarkRow.columns.joined(separator: ","))
             for row in rows { print(row.fields.joined(separator: ",")) }
         } else {
             print(markdownTable(header: BenchmarkRow.columns, rows: rows.map(\.fields)))
+            print("\n" + provenance.csvComment.replacingOccurrences(of: "# ", with: ""))
         }
     }
+}
+
+/// `bench --json`: the rows and the provenance they share (threads: the largest measured;
+/// each row has its own thread count).
+struct BenchReport: Codable {
+    var provenance: Provenance
+    var rows: [BenchmarkRow]
 }
 
 /// A Markdown table (readable in a terminal and pasteable into notes).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LLaVAModel
+import Profiling
 import TensorKernels
 
 /// `adallava run`: one greedy generation, with per-phase timings.
@@ -17,6 +18,7 @@ struct Run: ParsableCommand {
 
         EXAMPLES
           adallava run --model tiny --tokens 1,2,3 --max-new-tokens 8 --json
+          adallava run --model tinyllava-1.1b --tokens 1,32000,3 --pixels synthetic
           adallava run --model ./llava-1.5-7b-hf --tokens 1,32000,3 --pixels pixels.safetensors
         """
     )
@@ -27,7 +29,10 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Prompt token ids, comma-separated.", valueName: "ids"))
     var tokens: String
 
-    @Option(help: ArgumentHelp("Safetensors file holding one preprocessed 'pixel_values' tensor [1,3,H,W].", valueName: "file"))
+    @Option(help: ArgumentHelp(
+        "Safetensors file holding one preprocessed 'pixel_values' tensor [1,3,H,W], or 'synthetic'.",
+        discussion: "'synthetic' makes a deterministic random image of the shape the vision config needs (from --seed), for timing runs without an image file.",
+        valueName: "file|synthetic"))
     var pixels: String?
 
     @Option(help: "Tokens to generate (greedy).")
@@ -51,8 +56,12 @@ struct Run: ParsableCommand {
         let spec = try ModelSpec.resolve(modelOptions.model, seed: modelOptions.seed)
         let context = prompt.count + spec.config.imageFeatureTokens + maxNewTokens
         try spec.checkFits(contextTokens: context)
+        let large = spec.config.loadedParameters > 50_000_000
+        if large { progress("building \(spec.name) (\(spec.origin)), \(spec.config.loadedParameters / 1_000_000)M parameters") }
         let model = try spec.load()
+        if large { progress("running \(prompt.count)-token prompt, \(maxNewTokens) new tokens, \(threads) thread(s)") }
         let pixelTensor = try pixels.map { path -> Tensor in
+            if path == "synthetic" { return model.syntheticPixels(seed: modelOptions.seed) }
             let t = try SafeTensorsFile(path: path).tensor("pixel_values")
             try model.validatePixels(t, path: path)
             return t
@@ -63,7 +72,7 @@ struct Run: ParsableCommand {
             try SafeTensorsWriter.write([(name: "logits", tensor: result.firstLogits)], to: dumpLogits,
                                         metadata: ["model": spec.name, "origin": spec.origin])
         }
-        let report = RunReport(model: spec.name, origin: spec.origin, threads: threads, blas: BLAS.configuration,
+        let report = RunReport(model: spec.name, origin: spec.origin, provenance: .current(threads: threads),
                                promptTokens: result.promptTokens, imageTokens: result.imageTokens,
                                generatedIds: result.tokens, timings: result.timings)
         print(output.json ? try jsonString(report) : report.table)
@@ -74,15 +83,14 @@ struct Run: ParsableCommand {
 struct RunReport: Codable {
     var model: String
     var origin: String
-    var threads: Int
-    var blas: String
+    var provenance: Provenance
     var promptTokens: Int
     var imageTokens: Int
     var generatedIds: [Int]
     var timings: PhaseTimings
 
     enum CodingKeys: String, CodingKey {
-        case model, origin, threads, blas
+        case model, origin, provenance
         case promptTokens = "prompt_tokens", imageTokens = "image_tokens"
         case generatedIds = "generated_ids", timings
     }
@@ -92,7 +100,9 @@ struct RunReport: Codable {
         func ms(_ x: Double) -> String { String(format: "%10.2f ms", x) }
         return """
         model            \(model) (\(origin))
-        threads          \(threads) (\(blas))
+        device           \(provenance.cpuModel), \(provenance.cores) cores (\(provenance.simd))
+        threads          \(provenance.threads) (\(provenance.blas))
+        engine           \(provenance.engineCommit) (\(provenance.build))
         prompt           \(promptTokens) tokens, \(imageTokens) of them image features
         generated ids    \(generatedIds.map(String.init).joined(separator: ","))
         time to first    \(ms(t.timeToFirstTokenMs))

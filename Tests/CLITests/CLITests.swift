@@ -92,6 +92,42 @@ struct CLITests {
         #expect(zip(logits.storage, expected.storage).map { abs($0 - $1) }.max()! <= 1e-4)
     }
 
+    @Test("the README's main command runs an image prompt with synthetic pixels and reports provenance")
+    func syntheticPixels() throws {
+        let r = try CLI.run(["run", "--model", "tiny", "--tokens", "1,1000,2,3", "--pixels", "synthetic", "--max-new-tokens", "8", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["image_tokens"] as? Int == 16)
+        #expect(json["prompt_tokens"] as? Int == 19)
+        let timings = try #require(json["timings"] as? [String: Double])
+        #expect(timings["vision_ms"]! > 0 && timings["projector_ms"]! > 0)
+        let provenance = try #require(json["provenance"] as? [String: Any])
+        for key in ["cpu_model", "cores", "blas", "threads", "engine_commit", "build", "command"] {
+            #expect(provenance[key] != nil, "missing provenance.\(key)")
+        }
+        #expect((provenance["blas"] as? String)?.contains("OpenBLAS") == true)
+    }
+
+    @Test("bench prints one schema as JSON and as CSV, sgemm yardstick beside each prefill")
+    func benchFormats() throws {
+        let args = ["bench", "--model", "tiny", "--prompt-tokens", "8", "--threads-list", "1,2", "--repeats", "1"]
+        let j = try CLI.run(args + ["--json"])
+        #expect(j.status == 0, "\(j.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any])
+        let rows = try #require(json["rows"] as? [[String: Any]])
+        #expect(rows.map { $0["what"] as? String } == ["sgemm", "prefill", "sgemm", "prefill"])
+        #expect(rows.map { $0["threads"] as? Int } == [1, 1, 2, 2])
+        #expect(rows.allSatisfy { ($0["gflops"] as? Double ?? 0) > 0 })
+        #expect(j.stderr.contains("prefill 1/1"))
+
+        let c = try CLI.run(args + ["--csv"])
+        #expect(c.status == 0, "\(c.stderr)")
+        let lines = c.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(lines.first == "model,what,tokens,threads,repeats,median_ms,min_ms,max_ms,gflops,sgemm_gflops,ratio_to_sgemm")
+        #expect(lines.count == 5)
+        #expect(c.stdout.hasPrefix("# cpu: "))
+    }
+
     @Test("--help reads like a man page and exits 0", arguments: [["--help"], ["run", "--help"], ["bench", "--help"]])
     func help(arguments: [String]) throws {
         let r = try CLI.run(arguments)
@@ -216,5 +252,7 @@ struct CLIBadInputTests {
         try expectFailure(["run", "--model", "tiny", "--tokens", "1", "--threads", "0"], mentions: ["--threads"])
         try expectFailure(["run", "--model", "tiny", "--tokens", "1", "--max-new-tokens", "0"], mentions: ["--max-new-tokens"])
         try expectFailure(["run", "--model", "tiny"], mentions: ["--tokens"])
+        try expectFailure(["bench", "--model", "tiny", "--threads-list", "1,0"], mentions: ["--threads-list"])
+        try expectFailure(["bench", "--model", "tiny", "--repeats", "0"], mentions: ["--repeats"])
     }
 }

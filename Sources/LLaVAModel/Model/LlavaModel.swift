@@ -34,6 +34,15 @@ public final class LlavaModel: Sendable {
         }
     }
 
+    /// A deterministic pseudo-random image `[1, channels, imageSize, imageSize]` with values in
+    /// the range of CLIP-normalised pixels (about ±2), for timing runs without an image file.
+    public func syntheticPixels(seed: UInt64) -> Tensor {
+        let v = config.visionConfig
+        let shape = [1, v.numChannels, v.imageSize, v.imageSize]
+        // Uniform with std 1.2 spans about ±2, like CLIP-normalised pixels.
+        return (try? SyntheticWeights(seed: seed, std: 1.2).tensor("synthetic.pixel_values", shape: shape)) ?? Tensor(zeros: shape)
+    }
+
     /// Range-checks `prompt` and expands its image token as the Hugging Face processor does:
     /// one image token becomes `imageFeatureTokens` copies; a prompt that already holds exactly
     /// that many is used as is. Returns the ids the decoder will see.

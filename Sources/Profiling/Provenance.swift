@@ -1,0 +1,96 @@
+import Foundation
+import TensorKernels
+
+/// Where a measurement came from: every stored row and printed result carries one, so a figure
+/// can always be traced to the device, engine build, BLAS and threads that produced it.
+public struct Provenance: Codable, Sendable, Equatable {
+    /// `model name` from `/proc/cpuinfo`.
+    public var cpuModel: String
+    /// Online logical cores.
+    public var cores: Int
+    /// SIMD extensions the CPU reports that matter to GEMM speed (e.g. `avx2 fma`).
+    public var simd: String
+    public var memoryBytes: Int
+    /// `uname -r`.
+    public var kernel: String
+    /// OpenBLAS build description (includes the core type it selected).
+    public var blas: String
+    /// BLAS threads the measurement used.
+    public var threads: Int
+    /// `git rev-parse --short HEAD` of the source tree, `-dirty` with uncommitted changes.
+    public var engineCommit: String
+    /// `debug` or `release`.
+    public var build: String
+    /// ISO 8601 time of the measurement.
+    public var date: String
+    /// The exact command line.
+    public var command: String
+
+    enum CodingKeys: String, CodingKey {
+        case cpuModel = "cpu_model", cores, simd, memoryBytes = "memory_bytes", kernel, blas, threads
+        case engineCommit = "engine_commit", build, date, command
+    }
+
+    /// This process's provenance, for a measurement with `threads` BLAS threads.
+    public static func current(threads: Int) -> Provenance {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        func field(_ name: String) -> String {
+            cpuinfo.split(separator: "\n").first { $0.hasPrefix(name) }
+                .flatMap { $0.split(separator: ":", maxSplits: 1).last }
+                .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+        }
+        let flags = Set(field("flags").split(separator: " ").map(String.init))
+        let simd = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile"].filter(flags.contains)
+        #if DEBUG
+        let build = "debug"
+        #else
+        let build = "release"
+        #endif
+        return Provenance(
+            cpuModel: field("model name"),
+            cores: ProcessInfo.processInfo.activeProcessorCount,
+            simd: simd.joined(separator: " "),
+            memoryBytes: Int(ProcessInfo.processInfo.physicalMemory),
+            kernel: (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown",
+            blas: BLAS.configuration,
+            threads: threads,
+            engineCommit: engineCommit(),
+            build: build,
+            date: ISO8601DateFormatter().string(from: Date()),
+            command: CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " "))
+    }
+
+    /// The source tree's commit, asked of git in the directory this file was compiled from;
+    /// `unknown` when that tree or git is not there (an installed binary).
+    static func engineCommit() -> String {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+        guard let head = git(["rev-parse", "--short=12", "HEAD"], in: source), !head.isEmpty else { return "unknown" }
+        let dirty = git(["status", "--porcelain", "--untracked-files=no"], in: source).map { !$0.isEmpty } ?? false
+        return dirty ? "\(head)-dirty" : head
+    }
+
+    private static func git(_ arguments: [String], in directory: String) -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "-C", directory] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `# key: value` lines for the head of a CSV file.
+    public var csvComment: String {
+        """
+        # cpu: \(cpuModel) (\(cores) cores, \(simd)), memory \(memoryBytes / 1_073_741_824) GiB, kernel \(kernel)
+        # blas: \(blas)
+        # engine: \(engineCommit) (\(build)), \(date)
+        # command: \(command)
+        """
+    }
+}
