@@ -228,6 +228,29 @@ struct CLIBadInputTests {
                           mentions: [path, "pixel_values", "expected [1, 3, 28, 28]"])
     }
 
+    @Test("pixels stored in a dtype the engine cannot convert")
+    func wrongDtypePixels() throws {
+        let path = "\(try CLI.tempDirectory())/pixels.safetensors"
+        try SafeTensorsWriter.write([(name: "pixel_values", value: .i64(shape: [1, 3, 28, 28], values: Array(repeating: 0, count: 3 * 28 * 28)))], to: path)
+        try expectFailure(["run", "--model", "\(CLI.fixtures)/llava-tiny-fp32", "--tokens", "1,510,2", "--pixels", path],
+                          mentions: [path, "pixel_values", "I64"])
+    }
+
+    @Test("weights stored in a dtype the engine cannot convert")
+    func wrongDtypeWeights() throws {
+        let source = try SafeTensorsFile(path: "\(CLI.fixtures)/llava-tiny-fp32/model.safetensors")
+        let dir = try brokenCopy { d in
+            let values: [(name: String, value: SafeTensorsWriter.Value)] = try source.entries.keys.sorted().map { name in
+                let t = try source.tensor(name)
+                return name.hasSuffix("embed_tokens.weight")
+                    ? (name: name, value: .i64(shape: t.shape, values: t.storage.map { Int($0 * 100) }))
+                    : (name: name, value: .f32(t))
+            }
+            try SafeTensorsWriter.write(values, to: "\(d)/model.safetensors")
+        }
+        try expectFailure(["run", "--model", dir, "--tokens", "1,2"], mentions: ["model.safetensors", "embed_tokens", "I64"])
+    }
+
     @Test("a pixels file without pixel_values")
     func pixelsWithoutTensor() throws {
         let path = "\(try CLI.tempDirectory())/pixels.safetensors"
