@@ -9,6 +9,8 @@ public struct DecoderLayer: Sendable {
     let gateWeight, upWeight, downWeight: Tensor
     let gateBias, upBias, downBias: Tensor?
     let config: LlamaConfig
+    /// The gate activation (`hidden_act`, SiLU for LLaMA), resolved once at load.
+    let activation: Activation
 
     /// Loads decoder layer `index` from `source`.
     public static func load(from source: WeightSource, config c: LlamaConfig, index: Int) throws -> DecoderLayer {
@@ -32,7 +34,8 @@ public struct DecoderLayer: Sendable {
             gateBias: try b("mlp.gate_proj.bias", m, c.mlpBias),
             upBias: try b("mlp.up_proj.bias", m, c.mlpBias),
             downBias: try b("mlp.down_proj.bias", h, c.mlpBias),
-            config: c)
+            config: c,
+            activation: Activation(huggingFaceName: c.hiddenAct) ?? .silu)
     }
 
     /// `llm.attn`: `x` `[tokens, hidden]` at `positions` → `x + attention(norm(x))`.
@@ -56,7 +59,7 @@ public struct DecoderLayer: Sendable {
     public func mlpBlock(_ x: Tensor) -> Tensor {
         let n = rmsNorm(x, weight: postAttentionNorm, eps: Float(config.rmsNormEps))
         var gate = linear(n, weight: gateWeight, bias: gateBias)   // [tokens, intermediate]
-        Activation(huggingFaceName: config.hiddenAct)?.apply(&gate)
+        activation.apply(&gate)
         multiplyInPlace(&gate, linear(n, weight: upWeight, bias: upBias))
         var out = linear(gate, weight: downWeight, bias: downBias)
         addInPlace(&out, x)

@@ -72,6 +72,8 @@ public final class LlavaModel: Sendable {
     /// over the image-token positions in order (Hugging Face's `masked_scatter`).
     public func inputEmbeddings(_ ids: [Int], imageFeatures: Tensor?) -> Tensor {
         let image = config.imageTokenIndex, h = config.textConfig.hiddenSize
+        // Image positions are overwritten below; an image id outside the vocabulary (as in
+        // checkpoints whose image token was appended after vocab_size) is looked up as row 0.
         var x = language.embed(ids.map { $0 == image && $0 >= config.textConfig.vocabSize ? 0 : $0 })
         if let features = imageFeatures {
             var next = 0
