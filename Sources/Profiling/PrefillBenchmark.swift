@@ -39,6 +39,14 @@ public struct BenchmarkRow: Codable, Sendable {
                             ratioToSgemm: 1)
     }
 
+    /// The same measurement with its ratio taken against another yardstick.
+    public func comparedWith(_ peak: Summary) -> BenchmarkRow {
+        var row = self
+        row.sgemmGflops = peak.median
+        row.ratioToSgemm = gflops / peak.median
+        return row
+    }
+
     /// Values in `columns` order, formatted for CSV and the table.
     public var fields: [String] {
         [model, what, "\(tokens)", "\(threads)", "\(repeats)", fmt(medianMs, 1), fmt(minMs, 1), fmt(maxMs, 1),
@@ -61,7 +69,7 @@ public struct PrefillBenchmark {
     }
 
     /// Measures `repeats` prefills (after one warm-up) with `threads` BLAS threads;
-    /// `progress` receives one line per sample.
+    /// `progress` receives one line per sample. The row's ratio is taken against `sgemm`.
     public func run(tokens: Int, threads: Int, repeats: Int, sgemm: Summary,
                     progress: (String) -> Void) -> BenchmarkRow {
         BLAS.setThreads(threads)

@@ -9,7 +9,8 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the language model's prefill and compare it with cblas_sgemm measured in the same run.",
         discussion: """
-        For each thread count: measures cblas_sgemm 2048³ GFLOP/s, then times --repeats \
+        For each thread count: measures cblas_sgemm 2048³ GFLOP/s (5 samples before and 5 \
+        after the prefills, so the yardstick sees the same machine state), then times --repeats \
         prefills of a text-only prompt of --prompt-tokens tokens (every decoder block plus \
         lm_head of the last position) after one warm-up, and reports median, min and max \
         time, achieved GFLOP/s (executed FLOPs at the median time) and its ratio to sgemm.
@@ -57,10 +58,16 @@ struct Bench: ParsableCommand {
         let bench = PrefillBenchmark(model: loaded, label: model)
         var rows: [BenchmarkRow] = []
         for threads in threadCounts {
-            let sgemm = SgemmPeak.measure(threads: threads, repeats: max(3, repeats))
-            progress("sgemm 2048³, \(threads) thread(s): \(String(format: "%.1f", sgemm.median)) GFLOP/s (median of \(sgemm.samples.count))")
+            // The yardstick is sampled before and after the prefills, so a noisy spell on this
+            // shared machine shows up in its spread instead of silently skewing the ratio.
+            let before = SgemmPeak.measure(threads: threads, repeats: 5)
+            progress("sgemm 2048³, \(threads) thread(s), before: \(String(format: "%.1f", before.median)) GFLOP/s")
+            let prefill = bench.run(tokens: promptTokens, threads: threads, repeats: repeats, sgemm: before, progress: progress)
+            let after = SgemmPeak.measure(threads: threads, repeats: 5)
+            progress("sgemm 2048³, \(threads) thread(s), after: \(String(format: "%.1f", after.median)) GFLOP/s")
+            let sgemm = Summary(before.samples + after.samples)
             rows.append(.sgemm(sgemm, threads: threads))
-            rows.append(bench.run(tokens: promptTokens, threads: threads, repeats: repeats, sgemm: sgemm, progress: progress))
+            rows.append(prefill.comparedWith(sgemm))
         }
         let provenance = Provenance.current(threads: threadCounts.max() ?? 1)
         if output.json {
