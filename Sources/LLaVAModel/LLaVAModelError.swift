@@ -7,6 +7,8 @@ import Foundation
 public enum LLaVAModelError: Error, Equatable, CustomStringConvertible, LocalizedError {
     /// A file could not be read at all (missing, unreadable, a directory).
     case fileUnreadable(path: String, reason: String)
+    /// An output file (logits dump, export) could not be written.
+    case fileUnwritable(path: String, reason: String)
     /// `config.json` is not valid JSON or a field has the wrong type.
     case invalidConfig(path: String, field: String, reason: String)
     /// `model_type` (top level or inside a sub-config) is not one this engine implements.
@@ -34,6 +36,8 @@ public enum LLaVAModelError: Error, Equatable, CustomStringConvertible, Localize
         switch self {
         case let .fileUnreadable(path, reason):
             return "\(path): cannot read file: \(reason)"
+        case let .fileUnwritable(path, reason):
+            return "\(path): cannot write file: \(reason)"
         case let .invalidConfig(path, field, reason):
             return "\(path): field '\(field)': \(reason)"
         case let .unsupportedModelType(path, field, found, expected):

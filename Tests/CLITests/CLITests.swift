@@ -251,6 +251,12 @@ struct CLIBadInputTests {
         try expectFailure(["run", "--model", dir, "--tokens", "1,2"], mentions: ["model.safetensors", "embed_tokens", "I64"])
     }
 
+    @Test("a --dump-logits path that cannot be written")
+    func unwritableDump() throws {
+        try expectFailure(["run", "--model", "tiny", "--tokens", "1,2", "--max-new-tokens", "1", "--dump-logits", "/nonexistent-dir/logits.safetensors"],
+                          mentions: ["/nonexistent-dir/logits.safetensors", "cannot write file"])
+    }
+
     @Test("a pixels file without pixel_values")
     func pixelsWithoutTensor() throws {
         let path = "\(try CLI.tempDirectory())/pixels.safetensors"

@@ -87,7 +87,7 @@ public enum SafeTensorsWriter {
     private static func writeAtomically(to path: String,
                                         _ body: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         func ioError(_ what: String) -> LLaVAModelError {
-            .fileUnreadable(path: path, reason: "cannot write (\(what)): \(String(cString: strerror(errno)))")
+            .fileUnwritable(path: path, reason: "\(what): \(String(cString: strerror(errno)))")
         }
         let temp = "\(path).tmp-\(getpid())-\(UInt32.random(in: .min ... .max))"
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
