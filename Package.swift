@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "adallava", targets: ["adallava"]),
         .library(name: "TensorKernels", targets: ["TensorKernels"]),
+        .library(name: "AdaptiveInference", targets: ["AdaptiveInference"]),
         .library(name: "LLaVAModel", targets: ["LLaVAModel"]),
         .library(name: "Profiling", targets: ["Profiling"]),
     ],
@@ -26,8 +27,12 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
         .target(
-            name: "LLaVAModel",
+            name: "AdaptiveInference",
             dependencies: ["TensorKernels"]
+        ),
+        .target(
+            name: "LLaVAModel",
+            dependencies: ["TensorKernels", "AdaptiveInference"]
         ),
         .target(
             name: "Profiling",
@@ -41,6 +46,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
+        .testTarget(name: "AdaptiveInferenceTests", dependencies: ["AdaptiveInference", "TensorKernels"]),
         .testTarget(name: "LLaVAModelTests", dependencies: ["LLaVAModel", "TensorKernels"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling"]),
         .testTarget(name: "CLITests", dependencies: ["LLaVAModel"]),

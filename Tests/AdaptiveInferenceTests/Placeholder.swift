@@ -1,0 +1,2 @@
+// Placeholder so the test target builds until tests land.
+import Testing
