@@ -51,9 +51,10 @@ public struct ModelSpec: Sendable {
         }
     }
 
-    /// Loads the whole model (after `checkFits`).
-    public func load() throws -> LlavaModel {
-        try LlavaModel.load(from: weights, config: config)
+    /// Loads the whole model (after `checkFits`); knob order from `calibrationPath` when given.
+    public func load(calibrationPath: String? = nil) throws -> LlavaModel {
+        try LlavaModel.load(from: weights, config: config, origin: weights is SyntheticWeights ? "synthetic weights" : "checkpoint",
+                            calibrationPath: calibrationPath)
     }
 }
 

@@ -1,3 +1,4 @@
+import AdaptiveInference
 import ArgumentParser
 import Foundation
 import LLaVAModel
@@ -16,7 +17,7 @@ struct Adallava: ParsableCommand {
         Errors in user input (files, configs, tensors, tokens) are printed as one line on \
         standard error and exit with status 2.
         """,
-        subcommands: [Run.self, Bench.self]
+        subcommands: [Run.self, Plan.self, Calibrate.self, Bench.self]
     )
 }
 
@@ -28,6 +29,8 @@ enum Main {
             var command = try Adallava.parseAsRoot()
             try command.run()
         } catch let error as LLaVAModelError {
+            fail("\(error)")
+        } catch let error as AdaptiveError {
             fail("\(error)")
         } catch let error as CLIError {
             fail(error.message)

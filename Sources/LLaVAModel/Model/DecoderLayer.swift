@@ -39,8 +39,10 @@ public struct DecoderLayer: Sendable {
     }
 
     /// `llm.attn`: `x` `[tokens, hidden]` at `positions` → `x + attention(norm(x))`.
-    /// Appends this step's keys/values to `cache`.
-    public func attentionBlock(_ x: Tensor, positions: [Int], cache: inout KVCache, rope: RotaryEmbedding) -> Tensor {
+    /// Appends this step's keys/values to `cache`. `probe` collects one query row's attention
+    /// (FastV); `statistics` accumulates per-head output energy (importance calibration).
+    public func attentionBlock(_ x: Tensor, positions: [Int], cache: inout KVCache, rope: RotaryEmbedding,
+                               probe: AttentionProbe? = nil, statistics: LayerStatistics? = nil) -> Tensor {
         let c = config
         let n = rmsNorm(x, weight: inputNorm, eps: Float(c.rmsNormEps))
         var q = linear(n, weight: qWeight, bias: qBias)   // [tokens, heads · headDim]
@@ -49,25 +51,34 @@ public struct DecoderLayer: Sendable {
         rope.apply(&q, heads: c.numAttentionHeads, positions: positions)
         rope.apply(&k, heads: c.numKeyValueHeads, positions: positions)
         cache.append(keys: k, values: v)
-        let a = causalAttention(q: q, cache: cache, heads: c.numAttentionHeads)
+        let a = causalAttention(q: q, cache: cache, heads: c.numAttentionHeads, probe: probe)
+        statistics?.addHeads(a, heads: c.numAttentionHeads)
         var out = linear(a, weight: oWeight, bias: oBias)
         addInPlace(&out, x)
         return out
     }
 
     /// `llm.mlp`: `x` `[tokens, hidden]` → `x + down(silu(gate(norm x)) · up(norm x))`.
-    public func mlpBlock(_ x: Tensor) -> Tensor {
+    public func mlpBlock(_ x: Tensor, statistics: LayerStatistics? = nil) -> Tensor {
         let n = rmsNorm(x, weight: postAttentionNorm, eps: Float(config.rmsNormEps))
         var gate = linear(n, weight: gateWeight, bias: gateBias)   // [tokens, intermediate]
         activation.apply(&gate)
         multiplyInPlace(&gate, linear(n, weight: upWeight, bias: upBias))
+        statistics?.addNeurons(gate)
         var out = linear(gate, weight: downWeight, bias: downBias)
         addInPlace(&out, x)
         return out
     }
 
     /// `llm.block`: attention then MLP.
-    public func callAsFunction(_ x: Tensor, positions: [Int], cache: inout KVCache, rope: RotaryEmbedding) -> Tensor {
-        mlpBlock(attentionBlock(x, positions: positions, cache: &cache, rope: rope))
+    public func callAsFunction(_ x: Tensor, positions: [Int], cache: inout KVCache, rope: RotaryEmbedding,
+                               probe: AttentionProbe? = nil, statistics: LayerStatistics? = nil) -> Tensor {
+        mlpBlock(attentionBlock(x, positions: positions, cache: &cache, rope: rope, probe: probe, statistics: statistics),
+                 statistics: statistics)
     }
+
+    /// Query heads, KV heads and MLP width this block computes with.
+    public var heads: Int { config.numAttentionHeads }
+    public var kvHeads: Int { config.numKeyValueHeads }
+    public var intermediate: Int { config.intermediateSize }
 }

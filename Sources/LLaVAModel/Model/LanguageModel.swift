@@ -21,9 +21,13 @@ public struct LanguageModel: Sendable {
             rope: RotaryEmbedding(headDim: c.headDim, theta: c.ropeTheta))
     }
 
-    /// Fresh KV caches, one per layer, for up to `capacity` positions.
-    public func makeCaches(capacity: Int) -> [KVCache] {
-        layers.map { _ in KVCache(kvHeads: config.numKeyValueHeads, headDim: config.headDim, capacity: capacity) }
+    /// Fresh KV caches, one per layer, for up to `capacity` positions; a layer that a
+    /// schedule slices gets a cache of its active KV heads only.
+    public func makeCaches(capacity: Int, schedule: LayerSchedule? = nil) -> [KVCache] {
+        layers.indices.map { i in
+            let kv = schedule?.runs[i].block(default: layers[i])?.kvHeads ?? config.numKeyValueHeads
+            return KVCache(kvHeads: kv, headDim: config.headDim, capacity: capacity)
+        }
     }
 
     /// Embedding rows for `ids` (already range-checked): `[ids.count, hidden]`.
@@ -41,12 +45,39 @@ public struct LanguageModel: Sendable {
     /// of block `i` (for golden tests and probes).
     public func forward(_ x: Tensor, positions: [Int], caches: inout [KVCache],
                         observe: ((Int, Tensor) -> Void)? = nil) -> Tensor {
-        var h = x
-        for (i, layer) in layers.enumerated() {
-            h = layer(h, positions: positions, cache: &caches[i], rope: rope)
-            observe?(i, h)
+        var state = SequenceState(hidden: x, positions: positions)
+        runLayers(0..<layers.count, state: &state, caches: &caches, observe: observe)
+        return normed(state.hidden)
+    }
+
+    /// Runs blocks `range` on `state` as `schedule` says (all full when nil): skipped blocks
+    /// cost nothing (the residual stream passes through), sliced blocks run their smaller
+    /// GEMMs. With `pruning`, visual tokens are dropped before block `pruning.layer` (FastV).
+    public func runLayers(_ range: Range<Int>, state: inout SequenceState, caches: inout [KVCache],
+                          schedule: LayerSchedule? = nil, pruning: TokenPruning? = nil,
+                          statistics: [LayerStatistics]? = nil, observe: ((Int, Tensor) -> Void)? = nil) {
+        for i in range {
+            if let pruning, i == pruning.layer, !state.pruned { pruning.apply(to: &state, caches: caches, layer: i) }
+            let run = schedule?.runs[i] ?? .full
+            guard let block = run.block(default: layers[i]) else {
+                observe?(i, state.hidden)
+                continue
+            }
+            // FastV ranks visual tokens by the attention the last token pays them in the last
+            // block that runs before pruning.
+            let probe = pruning.flatMap { p in
+                i < p.layer && !state.pruned ? AttentionProbe(row: state.hidden.rows - 1, context: caches[i].length + state.hidden.rows) : nil
+            }
+            state.hidden = block(state.hidden, positions: state.positions, cache: &caches[i], rope: rope,
+                                 probe: probe, statistics: statistics?[i])
+            if let probe { state.lastAttention = (probe.meanOverHeads, caches[i].length - state.hidden.rows) }
+            observe?(i, state.hidden)
         }
-        return rmsNorm(h, weight: finalNorm, eps: Float(config.rmsNormEps))
+    }
+
+    /// The final RMSNorm.
+    public func normed(_ h: Tensor) -> Tensor {
+        rmsNorm(h, weight: finalNorm, eps: Float(config.rmsNormEps))
     }
 
     /// `lm_head` on one normed hidden row `[hidden]` → logits `[vocab]`.

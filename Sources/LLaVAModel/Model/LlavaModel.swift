@@ -1,3 +1,4 @@
+import AdaptiveInference
 import TensorKernels
 
 /// A whole `LlavaForConditionalGeneration`: vision tower → projector → LLaMA decoder.
@@ -6,20 +7,33 @@ public final class LlavaModel: Sendable {
     public let vision: VisionTower
     public let projector: Projector
     public let language: LanguageModel
+    /// How the decoder is cut into AdaLLaVA knobs.
+    public let layout: KnobLayout
+    /// Where the knob order comes from for budgets below 1.
+    public let ranking: KnobRanking
 
-    public init(config: LlavaConfig, vision: VisionTower, projector: Projector, language: LanguageModel) {
+    public init(config: LlavaConfig, vision: VisionTower, projector: Projector, language: LanguageModel,
+                layout: KnobLayout, ranking: KnobRanking) {
         self.config = config
         self.vision = vision
         self.projector = projector
         self.language = language
+        self.layout = layout
+        self.ranking = ranking
     }
 
-    /// Loads every part from `source`, checking each tensor's shape against `config`.
-    public static func load(from source: WeightSource, config: LlavaConfig) throws -> LlavaModel {
-        LlavaModel(config: config,
-                   vision: try .load(from: source, config: config),
-                   projector: try .load(from: source, config: config),
-                   language: try .load(from: source, config: config.textConfig))
+    /// Loads every part from `source`, checking each tensor's shape against `config`; the knob
+    /// ranking comes from scheduler weights in `source`, a calibration file, or the default order.
+    public static func load(from source: WeightSource, config: LlavaConfig, origin: String = "checkpoint",
+                            calibrationPath: String? = nil) throws -> LlavaModel {
+        let layout = try config.knobLayout()
+        return LlavaModel(config: config,
+                          vision: try .load(from: source, config: config),
+                          projector: try .load(from: source, config: config),
+                          language: try .load(from: source, config: config.textConfig),
+                          layout: layout,
+                          ranking: try .load(from: source, config: config, layout: layout, origin: origin,
+                                             calibrationPath: calibrationPath))
     }
 
     /// Checks a pixel tensor against the vision config: `[1, channels, imageSize, imageSize]`.
@@ -43,29 +57,43 @@ public final class LlavaModel: Sendable {
         return (try? SyntheticWeights(seed: seed, std: 1.2).tensor("synthetic.pixel_values", shape: shape)) ?? Tensor(zeros: shape)
     }
 
-    /// Range-checks `prompt` and expands its image token as the Hugging Face processor does:
-    /// one image token becomes `imageFeatureTokens` copies; a prompt that already holds exactly
-    /// that many is used as is. Returns the ids the decoder will see.
+    /// Range-checks `prompt` and expands its image token for the config's full feature count
+    /// (see `expandPrompt`).
     public func preparePrompt(_ prompt: [Int], hasImage: Bool) throws -> [Int] {
+        try checkPromptTokens(prompt)
+        return try expandPrompt(prompt, imageFeatures: hasImage ? config.imageFeatureTokens : nil)
+    }
+
+    /// Throws when `prompt` is empty or holds an id outside `[0, vocab_size)` (the image token
+    /// excepted).
+    public func checkPromptTokens(_ prompt: [Int]) throws {
         guard !prompt.isEmpty else { throw LLaVAModelError.invalidPrompt(reason: "no tokens") }
         let vocab = config.textConfig.vocabSize, image = config.imageTokenIndex
         for (i, id) in prompt.enumerated() where id != image && (id < 0 || id >= vocab) {
             throw LLaVAModelError.tokenOutOfRange(token: id, index: i, vocabSize: vocab)
         }
-        let count = prompt.filter { $0 == image }.count, features = config.imageFeatureTokens
-        switch (hasImage, count) {
-        case (false, 0): return prompt
-        case (false, _):
+    }
+
+    /// Expands the image token as the Hugging Face processor does: one image token (or a run
+    /// already expanded to the config's full feature count) becomes `imageFeatures` copies —
+    /// fewer than the full count after PruMerge. `imageFeatures` nil means no image.
+    public func expandPrompt(_ prompt: [Int], imageFeatures: Int?) throws -> [Int] {
+        let image = config.imageTokenIndex, full = config.imageFeatureTokens
+        let count = prompt.filter { $0 == image }.count
+        guard let features = imageFeatures else {
+            if count == 0 { return prompt }
             throw LLaVAModelError.invalidPrompt(reason: "the prompt holds image token \(image) but no pixels were given (--pixels)")
-        case (true, 0):
-            throw LLaVAModelError.invalidPrompt(reason: "pixels were given but the prompt holds no image token (id \(image), image_token_index)")
-        case (true, 1):
-            let at = prompt.firstIndex(of: image)!
-            return Array(prompt[..<at]) + Array(repeating: image, count: features) + Array(prompt[(at + 1)...])
-        case (true, features): return prompt
-        case (true, _):
-            throw LLaVAModelError.invalidPrompt(reason: "the prompt holds \(count) image tokens (id \(image)); expected 1 or \(features), one per image feature")
         }
+        guard count > 0 else {
+            throw LLaVAModelError.invalidPrompt(reason: "pixels were given but the prompt holds no image token (id \(image), image_token_index)")
+        }
+        guard count == 1 || count == full else {
+            throw LLaVAModelError.invalidPrompt(reason: "the prompt holds \(count) image tokens (id \(image)); expected 1 or \(full), one per image feature")
+        }
+        if count == features { return prompt }   // already expanded: features scatter in place
+        let first = prompt.firstIndex(of: image)!
+        return Array(prompt[..<first]) + Array(repeating: image, count: features)
+            + prompt[(first + 1)...].filter { $0 != image }
     }
 
     /// Input embeddings for prepared `ids`, with `imageFeatures` (`[n, hidden]`) scattered

@@ -1,3 +1,4 @@
+import AdaptiveInference
 import TensorKernels
 
 /// One CLIP encoder layer (`OpName.visionBlock`): pre-LN attention and pre-LN MLP, both residual.
@@ -28,6 +29,12 @@ public struct VisionEncoderLayer: Sendable {
 
     /// `x`: `[tokens, hidden]` → `[tokens, hidden]`.
     public func callAsFunction(_ x: Tensor) -> Tensor {
+        forward(x, probe: nil).output
+    }
+
+    /// The layer, also returning its keys `[tokens, hidden]`; `probe` collects one query row's
+    /// attention (PruMerge reads the CLS row).
+    public func forward(_ x: Tensor, probe: AttentionProbe?) -> (output: Tensor, keys: Tensor) {
         let hidden = x.lastDim, headDim = hidden / heads
         let n1 = layerNorm(x, weight: norm1Weight, bias: norm1Bias, eps: eps)
         let q = linear(n1, weight: qWeight, bias: qBias)
@@ -37,7 +44,7 @@ public struct VisionEncoderLayer: Sendable {
         let a = k.storage.withUnsafeBufferPointer { kp in
             v.storage.withUnsafeBufferPointer { vp in
                 attention(q: q, k: kp.baseAddress!, v: vp.baseAddress!, kvStride: hidden, context: k.rows,
-                          heads: heads, kvHeads: heads, headDim: headDim, causalOffset: nil)
+                          heads: heads, kvHeads: heads, headDim: headDim, causalOffset: nil, probe: probe)
             }
         }
         var h = linear(a, weight: outWeight, bias: outBias)
@@ -47,7 +54,7 @@ public struct VisionEncoderLayer: Sendable {
         activation.apply(&f)
         var out = linear(f, weight: fc2Weight, bias: fc2Bias)
         addInPlace(&out, h)
-        return out
+        return (out, k)
     }
 }
 
@@ -119,14 +126,26 @@ public struct VisionTower: Sendable {
 
     /// `pixels` `[1, C, H, W]` → selected features `[imageFeatureTokens, hidden · nLayers]`.
     public func features(_ pixels: Tensor) -> Tensor {
+        features(pixels, pruMerge: nil)
+    }
+
+    /// Selected features, optionally reduced by PruMerge / PruMerge+ (`plus`): the CLS
+    /// attention and keys come from the last layer that runs, whose output is the feature
+    /// layer for LLaVA-1.5 (−2).
+    public func features(_ pixels: Tensor, pruMerge plus: Bool?) -> Tensor {
         let total = config.visionConfig.numHiddenLayers
         // Hidden state i is the embeddings (i = 0) or the output of layer i − 1.
         let wanted = config.visionFeatureLayers.map { $0 < 0 ? total + 1 + $0 : $0 }
         var states: [Int: Tensor] = [:]
         var x = embeddings(pixels)
         if wanted.contains(0) { states[0] = x }
+        var clsAttention: [Float] = [], keys = Tensor(zeros: [0, 0])
         for (i, layer) in layers.enumerated() {
-            x = layer(x)
+            let last = plus != nil && i == layers.count - 1
+            let probe = last ? AttentionProbe(row: 0, context: x.rows) : nil
+            let step = layer.forward(x, probe: probe)
+            x = step.output
+            if let probe { clsAttention = probe.meanOverHeads; keys = step.keys }
             if wanted.contains(i + 1) { states[i + 1] = x }
         }
         let tokens = x.rows, hidden = x.lastDim
@@ -139,6 +158,17 @@ public struct VisionTower: Sendable {
                 for d in 0..<hidden { out[(t - skip) * width + n * hidden + d] = s.storage[t * hidden + d] }
             }
         }
-        return Tensor(shape: [tokens - skip, width], storage: out)
+        let selected = Tensor(shape: [tokens - skip, width], storage: out)
+        guard let plus, !layers.isEmpty else { return selected }
+        // PruMerge works on patch tokens: drop the CLS row of the attention and keys (and of
+        // the features when the strategy keeps it, re-attaching it in front afterwards).
+        let patches = tokens - 1
+        let patchKeys = Tensor(shape: [patches, keys.lastDim], storage: Array(keys.storage[keys.lastDim...]))
+        let patchFeatures = skip == 1 ? selected
+            : Tensor(shape: [patches, width], storage: Array(selected.storage[width...]))
+        let merged = PruMerge.select(clsAttention: Array(clsAttention[1...]), keys: patchKeys,
+                                     features: patchFeatures, plus: plus).features
+        if skip == 1 { return merged }
+        return Tensor(shape: [merged.rows + 1, width], storage: Array(selected.storage[..<width]) + merged.storage)
     }
 }

@@ -1,0 +1,104 @@
+import AdaptiveInference
+import TensorKernels
+
+/// How one decoder block runs under a plan.
+public enum LayerRun: Sendable {
+    /// Switched off: costs nothing, the residual stream passes through.
+    case skip
+    /// Every head and neuron.
+    case full
+    /// AdaLLaVA-H: a copy of the block restricted to its active heads and neurons.
+    case sliced(DecoderLayer)
+
+    /// The block to run, or nil when skipped.
+    func block(default full: DecoderLayer) -> DecoderLayer? {
+        switch self {
+        case .skip: return nil
+        case .full: return full
+        case let .sliced(layer): return layer
+        }
+    }
+}
+
+/// An execution plan resolved against a model: one `LayerRun` per decoder block, built once
+/// per request (at prefill) and reused by every decode step.
+public struct LayerSchedule: Sendable {
+    public let plan: ExecutionPlan
+    public let runs: [LayerRun]
+
+    /// Resolves `plan` (already validated against `layout`) for `model`'s blocks.
+    public init(plan: ExecutionPlan, layout: KnobLayout, model: LanguageModel) {
+        self.plan = plan
+        runs = model.layers.indices.map { i in
+            guard plan.runsLayer(i, layout: layout) else { return .skip }
+            let units = plan.activeUnits(layer: i, layout: layout)
+            if units.count == layout.unitsPerLayer { return .full }
+            return .sliced(model.layers[i].sliced(
+                heads: merged(units.map(layout.unitHeadRange)),
+                kvHeads: merged(units.map(layout.unitKVHeadRange)),
+                neurons: merged(units.map(layout.unitNeuronRange))))
+        }
+    }
+}
+
+/// Adjacent ranges joined, so consecutive active units become one GEMM-friendly block.
+func merged(_ ranges: [Range<Int>]) -> [Range<Int>] {
+    var out: [Range<Int>] = []
+    for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+        if let last = out.last, last.upperBound == r.lowerBound {
+            out[out.count - 1] = last.lowerBound..<r.upperBound
+        } else {
+            out.append(r)
+        }
+    }
+    return out
+}
+
+/// The token sequence flowing through the decoder: hidden states, their position ids, and
+/// which rows are visual tokens (FastV drops some of them part-way).
+public struct SequenceState: Sendable {
+    public var hidden: Tensor
+    public var positions: [Int]
+    /// Rows of `hidden` that hold image features.
+    public var imageRows: [Int] = []
+    /// Set once FastV has pruned.
+    public var pruned = false
+    /// The last attention probe: mean attention of the last row over keys, and the cache
+    /// offset of this call's first row.
+    var lastAttention: (probabilities: [Float], offset: Int)?
+
+    public init(hidden: Tensor, positions: [Int], imageRows: [Int] = []) {
+        self.hidden = hidden
+        self.positions = positions
+        self.imageRows = imageRows
+    }
+}
+
+/// FastV: before block `layer`, keep the `keepRatio` share of visual tokens that received
+/// the most attention from the last token in the last block that ran; the others are dropped
+/// from every later block (kept tokens keep their position ids).
+public struct TokenPruning: Sendable {
+    public let layer: Int
+    public let keepRatio: Double
+
+    public init(layer: Int, keepRatio: Double) {
+        self.layer = layer
+        self.keepRatio = keepRatio
+    }
+
+    func apply(to state: inout SequenceState, caches: [KVCache], layer: Int) {
+        state.pruned = true
+        guard !state.imageRows.isEmpty, let attention = state.lastAttention else { return }
+        let scores = state.imageRows.map { attention.probabilities[attention.offset + $0] }
+        let kept = Set(FastV.keptIndices(scores: scores, keepRatio: keepRatio).map { state.imageRows[$0] })
+        let dropped = Set(state.imageRows).subtracting(kept)
+        let rows = (0..<state.hidden.rows).filter { !dropped.contains($0) }
+        let width = state.hidden.lastDim
+        var storage: [Float] = []
+        storage.reserveCapacity(rows.count * width)
+        for r in rows { storage.append(contentsOf: state.hidden.storage[(r * width)..<((r + 1) * width)]) }
+        state.hidden = Tensor(shape: [rows.count, width], storage: storage)
+        state.positions = rows.map { state.positions[$0] }
+        state.imageRows = rows.enumerated().filter { kept.contains($0.element) }.map(\.offset)
+    }
+}

@@ -1,0 +1,91 @@
+import TensorKernels
+
+/// AdaLLaVA-H executes a block with a subset of its heads and MLP neurons. The weights of the
+/// active parts are copied once per plan into a smaller, dense block, which then runs through
+/// the ordinary code path with smaller GEMMs: removed work is really gone, and the KV cache of
+/// that block only holds the active KV heads.
+extension DecoderLayer {
+    /// A block restricted to query heads `heads`, KV heads `kvHeads` and neurons `neurons`
+    /// (each a list of ascending, disjoint ranges). With GQA, `heads` must hold whole KV groups
+    /// in the same order as `kvHeads`, so query head → KV head mapping is preserved.
+    public func sliced(heads: [Range<Int>], kvHeads: [Range<Int>], neurons: [Range<Int>]) -> DecoderLayer {
+        let d = config.headDim
+        let qRows = heads.map { ($0.lowerBound * d)..<($0.upperBound * d) }
+        let kvRows = kvHeads.map { ($0.lowerBound * d)..<($0.upperBound * d) }
+        var c = config
+        c.numAttentionHeads = heads.reduce(0) { $0 + $1.count }
+        c.numKeyValueHeads = kvHeads.reduce(0) { $0 + $1.count }
+        c.intermediateSize = neurons.reduce(0) { $0 + $1.count }
+        return DecoderLayer(
+            inputNorm: inputNorm, postAttentionNorm: postAttentionNorm,
+            qWeight: rows(qWeight, qRows), kWeight: rows(kWeight, kvRows), vWeight: rows(vWeight, kvRows),
+            oWeight: columns(oWeight, qRows),
+            qBias: qBias.map { rows($0, qRows) }, kBias: kBias.map { rows($0, kvRows) },
+            vBias: vBias.map { rows($0, kvRows) }, oBias: oBias,
+            gateWeight: rows(gateWeight, neurons), upWeight: rows(upWeight, neurons),
+            downWeight: columns(downWeight, neurons),
+            gateBias: gateBias.map { rows($0, neurons) }, upBias: upBias.map { rows($0, neurons) },
+            downBias: downBias, config: c, activation: activation)
+    }
+}
+
+/// Rows `ranges` of a `[rows, cols]` (or `[rows]`) tensor, concatenated.
+func rows(_ t: Tensor, _ ranges: [Range<Int>]) -> Tensor {
+    let width = t.rank == 1 ? 1 : t.lastDim
+    var out: [Float] = []
+    out.reserveCapacity(ranges.reduce(0) { $0 + $1.count } * width)
+    for r in ranges { out.append(contentsOf: t.storage[(r.lowerBound * width)..<(r.upperBound * width)]) }
+    let n = out.count / width
+    return Tensor(shape: t.rank == 1 ? [n] : [n, width], storage: out)
+}
+
+/// Columns `ranges` of a `[rows, cols]` tensor, concatenated.
+func columns(_ t: Tensor, _ ranges: [Range<Int>]) -> Tensor {
+    let cols = t.lastDim, n = ranges.reduce(0) { $0 + $1.count }
+    var out = [Float](repeating: 0, count: t.rows * n)
+    t.storage.withUnsafeBufferPointer { src in
+        out.withUnsafeMutableBufferPointer { dst in
+            for r in 0..<t.rows {
+                var at = r * n
+                for range in ranges {
+                    (dst.baseAddress! + at).update(from: src.baseAddress! + r * cols + range.lowerBound, count: range.count)
+                    at += range.count
+                }
+            }
+        }
+    }
+    return Tensor(shape: [t.rows, n], storage: out)
+}
+
+/// Per-head and per-neuron activation energy of one block, accumulated over calibration
+/// inputs: the training-free importance of H units.
+public final class LayerStatistics: @unchecked Sendable {
+    /// Σ over tokens of ‖attention output of head h‖² (before `o_proj`).
+    public private(set) var headEnergy: [Double]
+    /// Σ over tokens of (silu(gate)·up)² per neuron.
+    public private(set) var neuronEnergy: [Double]
+
+    public init(heads: Int, intermediate: Int) {
+        headEnergy = [Double](repeating: 0, count: heads)
+        neuronEnergy = [Double](repeating: 0, count: intermediate)
+    }
+
+    /// `a`: `[tokens, heads · headDim]`.
+    func addHeads(_ a: Tensor, heads: Int) {
+        let d = a.lastDim / heads
+        for t in 0..<a.rows {
+            for h in 0..<heads {
+                var s = 0.0
+                for i in 0..<d { let v = Double(a.storage[t * a.lastDim + h * d + i]); s += v * v }
+                headEnergy[h] += s
+            }
+        }
+    }
+
+    /// `g`: `[tokens, intermediate]`.
+    func addNeurons(_ g: Tensor) {
+        for t in 0..<g.rows {
+            for n in 0..<g.lastDim { let v = Double(g.storage[t * g.lastDim + n]); neuronEnergy[n] += v * v }
+        }
+    }
+}
