@@ -36,12 +36,12 @@ let package = Package(
         ),
         .target(
             name: "Profiling",
-            dependencies: ["LLaVAModel", "TensorKernels"]
+            dependencies: ["LLaVAModel", "TensorKernels", "AdaptiveInference"]
         ),
         .executableTarget(
             name: "adallava",
             dependencies: [
-                "LLaVAModel", "TensorKernels", "Profiling",
+                "LLaVAModel", "TensorKernels", "Profiling", "AdaptiveInference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

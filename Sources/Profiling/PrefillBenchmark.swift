@@ -54,7 +54,7 @@ public struct BenchmarkRow: Codable, Sendable {
     }
 }
 
-func fmt(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
+public func fmt(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
 
 /// Times the language model's prefill of a text-only prompt of `tokens` ids: the decoder
 /// blocks over the whole prompt plus `lm_head` of the last position, exactly as `generate`

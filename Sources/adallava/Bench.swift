@@ -4,9 +4,19 @@ import LLaVAModel
 import Profiling
 import TensorKernels
 
-/// `adallava bench`: prefill throughput next to this machine's sgemm peak, in one run.
+/// `adallava bench`: benchmarks that print ratios measured in the same run.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        abstract: "Benchmarks: prefill vs this machine's sgemm peak, and adaptive plans vs their FLOPs.",
+        subcommands: [BenchPrefill.self, BenchPlans.self],
+        defaultSubcommand: BenchPrefill.self
+    )
+}
+
+/// `adallava bench prefill`: prefill throughput next to this machine's sgemm peak, in one run.
+struct BenchPrefill: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prefill",
         abstract: "Time the language model's prefill and compare it with cblas_sgemm measured in the same run.",
         discussion: """
         For each thread count: measures cblas_sgemm 2048³ GFLOP/s (5 samples before and 5 \
@@ -18,7 +28,7 @@ struct Bench: ParsableCommand {
         Progress goes to standard error; the table, --csv or --json to standard output.
 
         EXAMPLE
-          adallava bench --model tinyllava-1.1b --prompt-tokens 600 --threads-list 1,2 --repeats 3
+          adallava bench prefill --model tinyllava-1.1b --prompt-tokens 600 --threads-list 1,2 --repeats 3
         """
     )
 

@@ -97,12 +97,15 @@ extension LlavaModel {
     ///
     /// Prefill computes `lm_head` for the last prompt position only, as serving engines do.
     /// With `options.adaptive`, the plan is fixed during prefill and reused for every decode step.
-    public func generate(prompt: [Int], pixels: Tensor?, options: GenerationOptions) throws -> GenerationResult {
+    /// `projectedFeatures` (`[tokens, hidden]`, the projector's output for this image) skips
+    /// the vision tower and projector, e.g. when a benchmark reuses one encoded image.
+    public func generate(prompt: [Int], pixels: Tensor?, projectedFeatures: Tensor? = nil,
+                         options: GenerationOptions) throws -> GenerationResult {
         let adaptive = options.adaptive
         let selection = try validate(prompt: prompt, adaptive: adaptive)
         var timings = PhaseTimings()
         let start = DispatchTime.now()
-        let features = imageFeatures(pixels, selection: selection, timings: &timings)
+        let features = projectedFeatures ?? imageFeatures(pixels, selection: selection, timings: &timings)
         let ids = try expandPrompt(prompt, imageFeatures: features?.rows)
         // One extra position for a latency token.
         let capacity = ids.count + 1 + max(0, options.maxNewTokens)
