@@ -23,7 +23,8 @@ struct AdaptiveFlags: ParsableArguments {
     @Option(help: "FastV: drop visual tokens before this decoder block.")
     var fastvK: Int = 2
 
-    @Option(help: "FastV: share of visual tokens kept, in (0, 1].")
+    @Option(help: ArgumentHelp("FastV: share of visual tokens KEPT, in (0, 1].",
+                               discussion: "FastV's paper states R as the share dropped; its R = 50% is --fastv-r 0.5 here, its R = 75% is --fastv-r 0.25."))
     var fastvR: Double = 0.5
 
     @Option(help: ArgumentHelp("Knob order from this calibration file (see `adallava calibrate`) instead of the scheduler.", valueName: "file"))

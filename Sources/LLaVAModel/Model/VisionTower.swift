@@ -27,14 +27,15 @@ public struct VisionEncoderLayer: Sendable {
             activation: Activation(huggingFaceName: c.hiddenAct) ?? .quickGelu)
     }
 
-    /// `x`: `[tokens, hidden]` → `[tokens, hidden]`.
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        forward(x, probe: nil).output
+    /// The layer's queries and keys for input `x` (`[tokens, hidden]` each, heads concatenated):
+    /// what PruMerge hooks on the last CLIP layer.
+    public func queriesAndKeys(_ x: Tensor) -> (q: Tensor, k: Tensor) {
+        let n1 = layerNorm(x, weight: norm1Weight, bias: norm1Bias, eps: eps)
+        return (linear(n1, weight: qWeight, bias: qBias), linear(n1, weight: kWeight, bias: kBias))
     }
 
-    /// The layer, also returning its keys `[tokens, hidden]`; `probe` collects one query row's
-    /// attention (PruMerge reads the CLS row).
-    public func forward(_ x: Tensor, probe: AttentionProbe?) -> (output: Tensor, keys: Tensor) {
+    /// `x`: `[tokens, hidden]` → `[tokens, hidden]`.
+    public func callAsFunction(_ x: Tensor) -> Tensor {
         let hidden = x.lastDim, headDim = hidden / heads
         let n1 = layerNorm(x, weight: norm1Weight, bias: norm1Bias, eps: eps)
         let q = linear(n1, weight: qWeight, bias: qBias)
@@ -44,7 +45,7 @@ public struct VisionEncoderLayer: Sendable {
         let a = k.storage.withUnsafeBufferPointer { kp in
             v.storage.withUnsafeBufferPointer { vp in
                 attention(q: q, k: kp.baseAddress!, v: vp.baseAddress!, kvStride: hidden, context: k.rows,
-                          heads: heads, kvHeads: heads, headDim: headDim, causalOffset: nil, probe: probe)
+                          heads: heads, kvHeads: heads, headDim: headDim, causalOffset: nil)
             }
         }
         var h = linear(a, weight: outWeight, bias: outBias)
@@ -54,7 +55,7 @@ public struct VisionEncoderLayer: Sendable {
         activation.apply(&f)
         var out = linear(f, weight: fc2Weight, bias: fc2Bias)
         addInPlace(&out, h)
-        return (out, k)
+        return out
     }
 }
 
@@ -113,14 +114,17 @@ public struct VisionEmbeddings: Sendable {
 public struct VisionTower: Sendable {
     public let embeddings: VisionEmbeddings
     public let layers: [VisionEncoderLayer]
+    /// The last CLIP layer, whose q/k PruMerge reads even though LLaVA does not run it
+    /// (nil when `layers` already ends with it).
+    let lastLayer: VisionEncoderLayer?
     let config: LlavaConfig
 
     public static func load(from source: WeightSource, config: LlavaConfig) throws -> VisionTower {
-        VisionTower(
+        let total = config.visionConfig.numHiddenLayers, run = config.visionLayersToRun
+        return VisionTower(
             embeddings: try .load(from: source, config: config.visionConfig),
-            layers: try (0..<config.visionLayersToRun).map {
-                try .load(from: source, config: config.visionConfig, index: $0)
-            },
+            layers: try (0..<run).map { try .load(from: source, config: config.visionConfig, index: $0) },
+            lastLayer: run < total ? try .load(from: source, config: config.visionConfig, index: total - 1) : nil,
             config: config)
     }
 
@@ -129,9 +133,10 @@ public struct VisionTower: Sendable {
         features(pixels, pruMerge: nil)
     }
 
-    /// Selected features, optionally reduced by PruMerge / PruMerge+ (`plus`): the CLS
-    /// attention and keys come from the last layer that runs, whose output is the feature
-    /// layer for LLaVA-1.5 (−2).
+    /// Selected features, optionally reduced by PruMerge / PruMerge+ (`plus`). As the
+    /// reference (LLaVA-PruMerge's clip_encoder.py) does, the CLS attention and keys come from
+    /// the last CLIP layer's q/k projections applied to that layer's input (hidden state
+    /// L − 1, the output LLaVA-1.5 takes its features from), as one head over the full width.
     public func features(_ pixels: Tensor, pruMerge plus: Bool?) -> Tensor {
         let total = config.visionConfig.numHiddenLayers
         // Hidden state i is the embeddings (i = 0) or the output of layer i − 1.
@@ -139,14 +144,12 @@ public struct VisionTower: Sendable {
         var states: [Int: Tensor] = [:]
         var x = embeddings(pixels)
         if wanted.contains(0) { states[0] = x }
-        var clsAttention: [Float] = [], keys = Tensor(zeros: [0, 0])
+        // Input of the last CLIP layer: hidden state total − 1.
+        var lastInput: Tensor? = total == 1 ? x : nil
         for (i, layer) in layers.enumerated() {
-            let last = plus != nil && i == layers.count - 1
-            let probe = last ? AttentionProbe(row: 0, context: x.rows) : nil
-            let step = layer.forward(x, probe: probe)
-            x = step.output
-            if let probe { clsAttention = probe.meanOverHeads; keys = step.keys }
+            x = layer(x)
             if wanted.contains(i + 1) { states[i + 1] = x }
+            if i + 1 == total - 1 { lastInput = x }
         }
         let tokens = x.rows, hidden = x.lastDim
         let skip = config.visionFeatureSelectStrategy == "default" ? 1 : 0
@@ -159,14 +162,17 @@ public struct VisionTower: Sendable {
             }
         }
         let selected = Tensor(shape: [tokens - skip, width], storage: out)
-        guard let plus, !layers.isEmpty else { return selected }
-        // PruMerge works on patch tokens: drop the CLS row of the attention and keys (and of
-        // the features when the strategy keeps it, re-attaching it in front afterwards).
+        guard let plus, let probeLayer = lastLayer ?? layers.last else { return selected }
+        let probeInput = lastInput ?? x   // features from an earlier layer: probe the last one run
+        let (q, keys) = probeLayer.queriesAndKeys(probeInput)
+        let attention = PruMerge.clsAttention(clsQuery: q.row(0), keys: keys)   // [patches]
+        // PruMerge works on patch tokens: drop the CLS row of the keys (and of the features
+        // when the strategy keeps it, re-attaching it in front afterwards).
         let patches = tokens - 1
         let patchKeys = Tensor(shape: [patches, keys.lastDim], storage: Array(keys.storage[keys.lastDim...]))
         let patchFeatures = skip == 1 ? selected
             : Tensor(shape: [patches, width], storage: Array(selected.storage[width...]))
-        let merged = PruMerge.select(clsAttention: Array(clsAttention[1...]), keys: patchKeys,
+        let merged = PruMerge.select(clsAttention: attention, keys: patchKeys,
                                      features: patchFeatures, plus: plus).features
         if skip == 1 { return merged }
         return Tensor(shape: [merged.rows + 1, width], storage: Array(selected.storage[..<width]) + merged.storage)

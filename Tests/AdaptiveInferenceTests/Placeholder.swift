@@ -1,2 +1,0 @@
-// Placeholder so the test target builds until tests land.
-import Testing
