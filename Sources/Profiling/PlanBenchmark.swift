@@ -8,6 +8,8 @@ public struct PlanBenchmarkRow: Codable, Sendable {
     public var mode: String
     public var budget: Double
     public var tokenSelection: String
+    /// `copy` or `strided` (how partly-on H blocks ran).
+    public var slicing: String
     public var plan: String
     public var k: Int
     public var knobs: Int
@@ -25,17 +27,17 @@ public struct PlanBenchmarkRow: Codable, Sendable {
     public var timeFraction: Double
 
     enum CodingKeys: String, CodingKey {
-        case model, mode, budget, tokenSelection = "token_selection", plan, k, knobs, ranking
+        case model, mode, budget, tokenSelection = "token_selection", slicing, plan, k, knobs, ranking
         case promptTokens = "prompt_tokens", threads, repeats
         case medianMs = "median_ms", minMs = "min_ms", maxMs = "max_ms"
         case flopsFraction = "flops_fraction", timeFraction = "time_fraction"
     }
 
-    public static let columns = ["mode", "budget", "token_selection", "k", "plan", "median_ms", "min_ms", "max_ms",
+    public static let columns = ["mode", "budget", "token_selection", "slicing", "k", "plan", "median_ms", "min_ms", "max_ms",
                                  "flops_fraction", "time_fraction", "time_minus_flops"]
 
     public var fields: [String] {
-        [mode, fmt(budget, 2), tokenSelection.isEmpty ? "none" : tokenSelection, "\(k)/\(knobs)", plan,
+        [mode, fmt(budget, 2), tokenSelection.isEmpty ? "none" : tokenSelection, slicing, "\(k)/\(knobs)", plan,
          fmt(medianMs, 1), fmt(minMs, 1), fmt(maxMs, 1), fmt(flopsFraction, 3), fmt(timeFraction, 3),
          fmt(timeFraction - flopsFraction, 3)]
     }
@@ -73,7 +75,7 @@ public struct PlanBenchmark {
             decision = r.adaptive
             tokens = r.promptTokens
             if i > 0 { samples.append(r.timings.prefillMs) }
-            progress("\(adaptive.mode.rawValue) budget \(adaptive.budget ?? 1) \(adaptive.tokenSelection): \(i == 0 ? "warm-up" : "\(i)/\(repeats)") \(fmt(r.timings.prefillMs, 1)) ms")
+            progress("\(adaptive.mode.rawValue) budget \(adaptive.budget ?? 1) \(adaptive.tokenSelection) \(adaptive.slicing.rawValue): \(i == 0 ? "warm-up" : "\(i)/\(repeats)") \(fmt(r.timings.prefillMs, 1)) ms")
         }
         return (decision!, Summary(samples), tokens)
     }
@@ -85,7 +87,8 @@ public struct PlanBenchmark {
         let (decision, times, tokens) = try run(adaptive, threads: threads, repeats: repeats, progress: progress)
         return PlanBenchmarkRow(
             model: label, mode: adaptive.mode.rawValue, budget: adaptive.budget ?? 1,
-            tokenSelection: adaptive.tokenSelection.description, plan: decision.plan.description,
+            tokenSelection: adaptive.tokenSelection.description, slicing: adaptive.slicing.rawValue,
+            plan: decision.plan.description,
             k: decision.enabledKnobs, knobs: decision.knobs, ranking: decision.ranking, promptTokens: tokens,
             threads: threads, repeats: repeats, medianMs: times.median, minMs: times.min, maxMs: times.max,
             flopsFraction: flopsFraction(decision, tokens: tokens), timeFraction: times.median / (baselineMs ?? times.median))

@@ -43,6 +43,9 @@ struct BenchPlans: ParsableCommand {
     @Option(help: "FastV K.") var fastvK: Int = 2
     @Option(help: "FastV kept share R.") var fastvR: Double = 0.5
 
+    @Option(help: ArgumentHelp("How partly-on H blocks run, comma-separated: copy (weights sliced once per plan), strided (GEMMs on sub-blocks).", valueName: "copy,strided"))
+    var slicing: String = SlicingStrategy.default.rawValue
+
     @Option(help: "OpenBLAS threads.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -60,6 +63,7 @@ struct BenchPlans: ParsableCommand {
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         _ = try budgetList()
         _ = try modeList()
+        _ = try slicingList()
     }
 
     func budgetList() throws -> [Double] {
@@ -78,6 +82,13 @@ struct BenchPlans: ParsableCommand {
         }
     }
 
+    func slicingList() throws -> [SlicingStrategy] {
+        try slicing.split(separator: ",").map {
+            guard let s = SlicingStrategy(rawValue: String($0)) else { throw ValidationError("--slicing: '\($0)' is not copy or strided") }
+            return s
+        }
+    }
+
     func run() throws {
         let spec = try ModelSpec.resolve(model, seed: seed)
         try spec.checkFits(contextTokens: promptTokens + 2)
@@ -87,7 +98,11 @@ struct BenchPlans: ParsableCommand {
         let bench = PlanBenchmark(model: loaded, label: model, pixels: loaded.syntheticPixels(seed: seed), promptTokens: promptTokens)
         var configs: [AdaptiveOptions] = [AdaptiveOptions(budget: 1, mode: .layers)]
         for mode in try modeList() {
-            for b in try budgetList() where !(b == 1 && mode == .layers) { configs.append(AdaptiveOptions(budget: b, mode: mode)) }
+            for b in try budgetList() where !(b == 1 && mode == .layers) {
+                for s in try slicingList() where mode == .heads || s == SlicingStrategy.default {
+                    configs.append(AdaptiveOptions(budget: b, mode: mode, slicing: s))
+                }
+            }
         }
         if fastv {
             let selection = TokenSelection.fastV(k: fastvK, keepRatio: fastvR)

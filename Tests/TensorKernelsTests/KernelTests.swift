@@ -133,3 +133,21 @@ struct KernelTests {
         #expect(BLAS.configuration.contains("OpenBLAS"))
     }
 }
+
+@Suite("sliced linears on strided sub-blocks agree with gathering the weights")
+struct SlicedLinearTests {
+    static let cases: [[Range<Int>]] = [[0..<33], [0..<5, 9..<20], [3..<4, 10..<11, 30..<33], [0..<0, 7..<12]]
+
+    @Test("only chosen output rows", arguments: cases)
+    func rowsMatch(rows: [Range<Int>]) {
+        let x = randomTensor([7, 19], seed: 60), w = randomTensor([33, 19], seed: 61)
+        #expect(maxAbsDiff(linear(x, weight: w, rows: rows), Reference.linear(x, weight: w, rows: rows)) < 1e-4)
+    }
+
+    @Test("only chosen input columns", arguments: cases)
+    func columnsMatch(columns: [Range<Int>]) {
+        let width = columns.reduce(0) { $0 + $1.count }
+        let x = randomTensor([5, width], seed: 62), w = randomTensor([11, 33], seed: 63)
+        #expect(maxAbsDiff(linear(x, weight: w, columns: columns), Reference.linear(x, weight: w, columns: columns)) < 1e-4)
+    }
+}

@@ -7,7 +7,8 @@ public enum LayerRun: Sendable {
     case skip
     /// Every head and neuron.
     case full
-    /// AdaLLaVA-H: a copy of the block restricted to its active heads and neurons.
+    /// AdaLLaVA-H: the block restricted to its active heads and neurons (a sliced copy or a
+    /// strided view, per `SlicingStrategy`).
     case sliced(DecoderLayer)
 
     /// The block to run, or nil when skipped.
@@ -27,18 +28,32 @@ public struct LayerSchedule: Sendable {
     public let runs: [LayerRun]
 
     /// Resolves `plan` (already validated against `layout`) for `model`'s blocks.
-    public init(plan: ExecutionPlan, layout: KnobLayout, model: LanguageModel) {
+    public init(plan: ExecutionPlan, layout: KnobLayout, model: LanguageModel, slicing: SlicingStrategy = .default) {
         self.plan = plan
         runs = model.layers.indices.map { i in
             guard plan.runsLayer(i, layout: layout) else { return .skip }
             let units = plan.activeUnits(layer: i, layout: layout)
             if units.count == layout.unitsPerLayer { return .full }
-            return .sliced(model.layers[i].sliced(
-                heads: merged(units.map(layout.unitHeadRange)),
-                kvHeads: merged(units.map(layout.unitKVHeadRange)),
-                neurons: merged(units.map(layout.unitNeuronRange))))
+            let heads = merged(units.map(layout.unitHeadRange))
+            let kv = merged(units.map(layout.unitKVHeadRange))
+            let neurons = merged(units.map(layout.unitNeuronRange))
+            switch slicing {
+            case .copy: return .sliced(model.layers[i].sliced(heads: heads, kvHeads: kv, neurons: neurons))
+            case .strided: return .sliced(model.layers[i].strided(heads: heads, kvHeads: kv, neurons: neurons))
+            }
         }
     }
+}
+
+/// How an AdaLLaVA-H block with some units off is executed.
+public enum SlicingStrategy: String, Sendable, CaseIterable, Codable {
+    /// Copy the active weights into a smaller dense block once per plan.
+    case copy
+    /// GEMMs on strided sub-blocks of the full weights; nothing copied.
+    case strided
+
+    /// What the engine uses unless told otherwise (chosen by `bench plans --slicing`).
+    public static let `default`: SlicingStrategy = .copy
 }
 
 /// Adjacent ranges joined, so consecutive active units become one GEMM-friendly block.

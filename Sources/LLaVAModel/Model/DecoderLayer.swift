@@ -11,6 +11,9 @@ public struct DecoderLayer: Sendable {
     let config: LlamaConfig
     /// The gate activation (`hidden_act`, SiLU for LLaMA), resolved once at load.
     let activation: Activation
+    /// AdaLLaVA-H without copies: when set, only these weight rows/columns take part, through
+    /// GEMMs on strided sub-blocks of the full weights (see `strided(heads:kvHeads:neurons:)`).
+    var active: ActiveParts? = nil
 
     /// Loads decoder layer `index` from `source`.
     public static func load(from source: WeightSource, config c: LlamaConfig, index: Int) throws -> DecoderLayer {
@@ -45,15 +48,18 @@ public struct DecoderLayer: Sendable {
                                probe: AttentionProbe? = nil, statistics: LayerStatistics? = nil) -> Tensor {
         let c = config
         let n = rmsNorm(x, weight: inputNorm, eps: Float(c.rmsNormEps))
-        var q = linear(n, weight: qWeight, bias: qBias)   // [tokens, heads · headDim]
-        var k = linear(n, weight: kWeight, bias: kBias)   // [tokens, kvHeads · headDim]
-        let v = linear(n, weight: vWeight, bias: vBias)   // [tokens, kvHeads · headDim]
-        rope.apply(&q, heads: c.numAttentionHeads, positions: positions)
-        rope.apply(&k, heads: c.numKeyValueHeads, positions: positions)
+        let qRows = active?.rows(active?.heads, width: c.headDim)
+        let kvRows = active?.rows(active?.kvHeads, width: c.headDim)
+        var q = project(n, qWeight, qBias, rows: qRows)    // [tokens, heads · headDim]
+        var k = project(n, kWeight, kBias, rows: kvRows)   // [tokens, kvHeads · headDim]
+        let v = project(n, vWeight, vBias, rows: kvRows)   // [tokens, kvHeads · headDim]
+        rope.apply(&q, heads: heads, positions: positions)
+        rope.apply(&k, heads: kvHeads, positions: positions)
         cache.append(keys: k, values: v)
-        let a = causalAttention(q: q, cache: cache, heads: c.numAttentionHeads, probe: probe)
-        statistics?.addHeads(a, heads: c.numAttentionHeads)
-        var out = linear(a, weight: oWeight, bias: oBias)
+        let a = causalAttention(q: q, cache: cache, heads: heads, probe: probe)
+        statistics?.addHeads(a, heads: heads)
+        var out = qRows.map { linear(a, weight: oWeight, columns: $0, bias: oBias) }
+            ?? linear(a, weight: oWeight, bias: oBias)
         addInPlace(&out, x)
         return out
     }
@@ -61,11 +67,13 @@ public struct DecoderLayer: Sendable {
     /// `llm.mlp`: `x` `[tokens, hidden]` → `x + down(silu(gate(norm x)) · up(norm x))`.
     public func mlpBlock(_ x: Tensor, statistics: LayerStatistics? = nil) -> Tensor {
         let n = rmsNorm(x, weight: postAttentionNorm, eps: Float(config.rmsNormEps))
-        var gate = linear(n, weight: gateWeight, bias: gateBias)   // [tokens, intermediate]
+        let neurons = active?.neurons
+        var gate = project(n, gateWeight, gateBias, rows: neurons)   // [tokens, intermediate]
         activation.apply(&gate)
-        multiplyInPlace(&gate, linear(n, weight: upWeight, bias: upBias))
+        multiplyInPlace(&gate, project(n, upWeight, upBias, rows: neurons))
         statistics?.addNeurons(gate)
-        var out = linear(gate, weight: downWeight, bias: downBias)
+        var out = neurons.map { linear(gate, weight: downWeight, columns: $0, bias: downBias) }
+            ?? linear(gate, weight: downWeight, bias: downBias)
         addInPlace(&out, x)
         return out
     }
@@ -78,7 +86,24 @@ public struct DecoderLayer: Sendable {
     }
 
     /// Query heads, KV heads and MLP width this block computes with.
-    public var heads: Int { config.numAttentionHeads }
-    public var kvHeads: Int { config.numKeyValueHeads }
-    public var intermediate: Int { config.intermediateSize }
+    public var heads: Int { active?.heads.reduce(0) { $0 + $1.count } ?? config.numAttentionHeads }
+    public var kvHeads: Int { active?.kvHeads.reduce(0) { $0 + $1.count } ?? config.numKeyValueHeads }
+    public var intermediate: Int { active?.neurons.reduce(0) { $0 + $1.count } ?? config.intermediateSize }
+
+    /// A full or row-restricted projection.
+    private func project(_ x: Tensor, _ w: Tensor, _ b: Tensor?, rows: [Range<Int>]?) -> Tensor {
+        rows.map { linear(x, weight: w, rows: $0, bias: b) } ?? linear(x, weight: w, bias: b)
+    }
+}
+
+/// The heads, KV heads and neurons of a block that an AdaLLaVA-H plan keeps.
+struct ActiveParts: Sendable {
+    var heads: [Range<Int>]
+    var kvHeads: [Range<Int>]
+    var neurons: [Range<Int>]
+
+    /// Head ranges as weight-row ranges of `width` rows per head.
+    func rows(_ ranges: [Range<Int>]?, width: Int) -> [Range<Int>] {
+        (ranges ?? []).map { ($0.lowerBound * width)..<($0.upperBound * width) }
+    }
 }

@@ -1,10 +1,19 @@
 import TensorKernels
 
-/// AdaLLaVA-H executes a block with a subset of its heads and MLP neurons. The weights of the
-/// active parts are copied once per plan into a smaller, dense block, which then runs through
-/// the ordinary code path with smaller GEMMs: removed work is really gone, and the KV cache of
-/// that block only holds the active KV heads.
+/// AdaLLaVA-H executes a block with a subset of its heads and MLP neurons, in one of two ways
+/// (`bench plans --slicing` measures both): `sliced` copies the active weights once per plan
+/// into a smaller dense block; `strided` keeps the full weights and runs GEMMs on their active
+/// sub-blocks. Either way removed work is really gone, and the block's KV cache only holds
+/// the active KV heads.
 extension DecoderLayer {
+    /// The same block computing only `heads`, `kvHeads` and `neurons` (ascending, disjoint
+    /// ranges; with GQA `heads` holds whole KV groups in `kvHeads`' order), without copies.
+    public func strided(heads: [Range<Int>], kvHeads: [Range<Int>], neurons: [Range<Int>]) -> DecoderLayer {
+        var layer = self
+        layer.active = ActiveParts(heads: heads, kvHeads: kvHeads, neurons: neurons)
+        return layer
+    }
+
     /// A block restricted to query heads `heads`, KV heads `kvHeads` and neurons `neurons`
     /// (each a list of ascending, disjoint ranges). With GQA, `heads` must hold whole KV groups
     /// in the same order as `kvHeads`, so query head → KV head mapping is preserved.

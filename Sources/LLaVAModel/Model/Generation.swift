@@ -63,13 +63,16 @@ public struct AdaptiveOptions: Sendable {
     /// Overrides `budget` when set.
     public var plan: ExecutionPlan?
     public var tokenSelection: TokenSelection
+    /// How partly-on H blocks execute.
+    public var slicing: SlicingStrategy
 
     public init(budget: Double? = nil, mode: PlanMode = .layers, plan: ExecutionPlan? = nil,
-                tokenSelection: TokenSelection = .none) {
+                tokenSelection: TokenSelection = .none, slicing: SlicingStrategy = .default) {
         self.budget = budget
         self.mode = mode
         self.plan = plan
         self.tokenSelection = tokenSelection
+        self.slicing = slicing
     }
 }
 
@@ -134,7 +137,7 @@ extension LlavaModel {
                                            capacity: capacity, pruning: pruning, planMs: &planMs, ranPrefix: &ran,
                                            observe: options.observePrefill)
             decision = resolved
-            let built = measure(&planMs) { LayerSchedule(plan: resolved.plan, layout: layout, model: lm) }
+            let built = measure(&planMs) { LayerSchedule(plan: resolved.plan, layout: layout, model: lm, slicing: adaptive.slicing) }
             schedule = built
             let tail = lm.makeCaches(capacity: capacity, schedule: built)
             if caches.isEmpty { caches = tail } else { for i in ran..<lm.layers.count { caches[i] = tail[i] } }

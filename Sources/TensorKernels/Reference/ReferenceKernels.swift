@@ -121,3 +121,19 @@ public enum Reference {
         return Tensor(shape: [t, width], storage: out)
     }
 }
+
+extension Reference {
+    /// The sliced linears by explicit gathering: copy the chosen rows/columns, then `linear`.
+    public static func linear(_ x: Tensor, weight: Tensor, rows: [Range<Int>]) -> Tensor {
+        let inF = weight.shape[1]
+        let picked = rows.flatMap { r in r.flatMap { o in weight.storage[(o * inF)..<((o + 1) * inF)] } }
+        return linear(x, weight: Tensor(shape: [picked.count / max(1, inF), inF], storage: picked), bias: nil)
+    }
+
+    public static func linear(_ x: Tensor, weight: Tensor, columns: [Range<Int>]) -> Tensor {
+        let inF = weight.shape[1], outF = weight.shape[0]
+        let cols = columns.flatMap { Array($0) }
+        let picked = (0..<outF).flatMap { o in cols.map { weight.storage[o * inF + $0] } }
+        return linear(x, weight: Tensor(shape: [outF, cols.count], storage: picked), bias: nil)
+    }
+}
