@@ -26,13 +26,18 @@ let package = Package(
             dependencies: ["CGSL"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
+        // libpng + libjpeg(-turbo) for reading PNG/JPEG images (Debian: libpng-dev, libjpeg62-turbo-dev).
+        .systemLibrary(
+            name: "CImageCodecs",
+            providers: [.apt(["libpng-dev", "libjpeg62-turbo-dev"])]
+        ),
         .target(
             name: "AdaptiveInference",
             dependencies: ["TensorKernels"]
         ),
         .target(
             name: "LLaVAModel",
-            dependencies: ["TensorKernels", "AdaptiveInference"]
+            dependencies: ["TensorKernels", "AdaptiveInference", "CImageCodecs"]
         ),
         .target(
             name: "Profiling",

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs what adallava needs to build and run on Debian/Ubuntu: GSL, OpenBLAS, SQLite and
-# pkg-config. Idempotent: does nothing when every package is already installed.
+# Installs what adallava needs to build and run on Debian/Ubuntu: GSL, OpenBLAS, SQLite,
+# pkg-config, libpng and libjpeg. Idempotent: does nothing when every package is already installed.
 set -euo pipefail
 
-packages=(libgsl-dev libopenblas-dev libsqlite3-dev pkg-config)
+packages=(libgsl-dev libopenblas-dev libsqlite3-dev pkg-config libpng-dev libjpeg62-turbo-dev)
 
 missing=()
 for p in "${packages[@]}"; do

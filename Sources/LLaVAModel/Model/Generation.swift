@@ -85,13 +85,16 @@ public struct GenerationOptions: Sendable {
     public var adaptive: AdaptiveOptions?
     /// Sees each block's output during prefill (index, `[tokens, hidden]`), for probes/tests.
     public var observePrefill: (@Sendable (Int, Tensor) -> Void)?
+    /// Sees each generated id as soon as it is chosen (streaming output).
+    public var onToken: (@Sendable (Int) -> Void)?
 
     public init(maxNewTokens: Int = 16, stopAtEOS: Bool = true, adaptive: AdaptiveOptions? = nil,
-                observePrefill: (@Sendable (Int, Tensor) -> Void)? = nil) {
+                observePrefill: (@Sendable (Int, Tensor) -> Void)? = nil, onToken: (@Sendable (Int) -> Void)? = nil) {
         self.maxNewTokens = maxNewTokens
         self.stopAtEOS = stopAtEOS
         self.adaptive = adaptive
         self.observePrefill = observePrefill
+        self.onToken = onToken
     }
 }
 
@@ -156,6 +159,7 @@ extension LlavaModel {
         while tokens.count < options.maxNewTokens {
             let next = argmax(logits)
             tokens.append(next)
+            options.onToken?(next)
             if options.stopAtEOS, next == config.textConfig.eosTokenId { break }
             if tokens.count == options.maxNewTokens { break }
             var state = SequenceState(hidden: lm.embed([next]), positions: [ids.count + offset + tokens.count - 1])
