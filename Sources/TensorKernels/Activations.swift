@@ -32,7 +32,17 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
 
     /// Applies the activation to every element in place.
     public func apply(_ x: inout Tensor) {
-        x.storage.withUnsafeMutableBufferPointer { p in
+        x.storage.withUnsafeMutableBufferPointer { buffer in
+            let base = UncheckedSendable(buffer.baseAddress!)
+            parallelChunks(buffer.count) { range in
+                apply(UnsafeMutableBufferPointer(rebasing: UnsafeMutableBufferPointer(start: base.value, count: range.upperBound)[range]))
+            }
+        }
+    }
+
+    /// Applies the activation to a contiguous run of values.
+    private func apply(_ p: UnsafeMutableBufferPointer<Float>) {
+        do {
             switch self {
             case .silu: for i in 0..<p.count { let v = p[i]; p[i] = v / (1 + expf(-v)) }
             case .gelu: for i in 0..<p.count { let v = p[i]; p[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// Scaled dot-product attention for `tokens` queries over `context` keys/values, with grouped
@@ -24,37 +25,80 @@ public func attention(
     precondition(heads % kvHeads == 0, "attention: \(heads) heads not divisible by \(kvHeads) kv heads")
     let group = heads / kvHeads
     let scale = 1 / Float(headDim).squareRoot()
+    // Queries go in blocks: under a causal mask a block only needs keys up to its last row,
+    // which skips most of the masked upper triangle (half the work for a prefill).
+    let block = causalOffset == nil ? max(1, tokens) : attentionQueryBlock
     var out = Tensor(zeros: [tokens, width])
-    var scores = [Float](repeating: 0, count: tokens * context)
     q.storage.withUnsafeBufferPointer { qp in
         out.storage.withUnsafeMutableBufferPointer { op in
-            scores.withUnsafeMutableBufferPointer { sp in
-                let s = sp.baseAddress!
-                for h in 0..<heads {
-                    let g = h / group
-                    BLAS.sgemm(m: tokens, n: context, k: headDim,
-                               a: qp.baseAddress! + h * headDim, lda: width,
-                               b: k + g * headDim, ldb: kvStride, transposeB: true,
-                               c: s, alpha: scale)
-                    for i in 0..<tokens {
-                        let row = s + i * context
-                        var visible = context
-                        if let offset = causalOffset {
-                            visible = min(context, offset + i + 1)
-                            // Masked keys contribute exactly zero to the second GEMM.
-                            for j in visible..<context { row[j] = 0 }
-                        }
-                        softmaxInPlace(row, count: visible)
-                        if let probe, i == probe.row { probe.add(row, count: visible) }
+            let qBase = UncheckedSendable(qp.baseAddress!), oBase = UncheckedSendable(op.baseAddress!)
+            let kBase = UncheckedSendable(k), vBase = UncheckedSendable(v)
+            /// One head: scores, mask, softmax and the weighted sum, block by block.
+            func head(_ h: Int, scores s: UnsafeMutablePointer<Float>) {
+                let g = h / group
+                var i0 = 0
+                while i0 < tokens {
+                    let rows = min(block, tokens - i0)
+                    let visible = causalOffset.map { min(context, $0 + i0 + rows) } ?? context
+                    BLAS.sgemm(m: rows, n: visible, k: headDim,
+                               a: qBase.value + i0 * width + h * headDim, lda: width,
+                               b: kBase.value + g * headDim, ldb: kvStride, transposeB: true,
+                               c: s, ldc: visible, alpha: scale)
+                    for r in 0..<rows {
+                        let row = s + r * visible, i = i0 + r
+                        let seen = causalOffset.map { min(visible, $0 + i + 1) } ?? visible
+                        // Masked keys contribute exactly zero to the second GEMM.
+                        for j in seen..<visible { row[j] = 0 }
+                        softmaxInPlace(row, count: seen)
+                        if let probe, i == probe.row { probe.add(row, count: seen) }
                     }
-                    BLAS.sgemm(m: tokens, n: headDim, k: context,
-                               a: s, b: v + g * headDim, ldb: kvStride, transposeB: false,
-                               c: op.baseAddress! + h * headDim, ldc: width)
+                    BLAS.sgemm(m: rows, n: headDim, k: visible,
+                               a: s, lda: visible, b: vBase.value + g * headDim, ldb: kvStride, transposeB: false,
+                               c: oBase.value + i0 * width + h * headDim, ldc: width)
+                    i0 += rows
+                }
+            }
+            // Heads run in parallel, each GEMM single-threaded: many small GEMMs scale better
+            // across cores this way than one at a time on all of them.
+            let workers = min(heads, BLAS.threads)
+            let scratch = min(block, tokens) * context
+            if workers <= 1 || tokens * context < 4096 {
+                let s = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratch))
+                defer { s.deallocate() }
+                for h in 0..<heads { head(h, scores: s) }
+            } else {
+                let threads = BLAS.threads
+                BLAS.setThreads(1)
+                defer { BLAS.setThreads(threads) }
+                withoutActuallyEscaping(head) { head in
+                    let run = UncheckedSendable(head)
+                    DispatchQueue.concurrentPerform(iterations: workers) { w in
+                        let s = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratch))
+                        defer { s.deallocate() }
+                        for h in stride(from: w, to: heads, by: workers) { run.value(h, s) }
+                    }
                 }
             }
         }
     }
     return out
+}
+
+/// Query rows per block in causal attention.
+public let attentionQueryBlock = 128
+
+/// Query–key pairs the causal kernel scores for `tokens` new queries whose last one sees
+/// `context` keys: each block of `attentionQueryBlock` rows scores up to its last row's keys.
+/// Multiply by `2 · 2 · heads · headDim` for FLOPs (two GEMMs).
+public func causalAttentionPairs(tokens: Int, context: Int) -> Double {
+    let past = context - tokens
+    var pairs = 0.0, i0 = 0
+    while i0 < tokens {
+        let rows = min(attentionQueryBlock, tokens - i0)
+        pairs += Double(rows) * Double(min(context, past + i0 + rows))
+        i0 += rows
+    }
+    return pairs
 }
 
 /// Causal attention of new queries against a layer's KV cache that already holds them:

@@ -36,7 +36,8 @@ public func addInPlace(_ a: inout Tensor, _ b: Tensor) {
     precondition(a.count == b.count, "add: \(a.shape) vs \(b.shape)")
     a.storage.withUnsafeMutableBufferPointer { ap in
         b.storage.withUnsafeBufferPointer { bp in
-            for i in 0..<ap.count { ap[i] += bp[i] }
+            let x = UncheckedSendable(ap.baseAddress!), y = UncheckedSendable(bp.baseAddress!)
+            parallelChunks(ap.count, minimumPerWorker: 65_536) { r in for i in r { x.value[i] += y.value[i] } }
         }
     }
 }
@@ -47,7 +48,8 @@ public func multiplyInPlace(_ a: inout Tensor, _ b: Tensor) {
     precondition(a.count == b.count, "multiply: \(a.shape) vs \(b.shape)")
     a.storage.withUnsafeMutableBufferPointer { ap in
         b.storage.withUnsafeBufferPointer { bp in
-            for i in 0..<ap.count { ap[i] *= bp[i] }
+            let x = UncheckedSendable(ap.baseAddress!), y = UncheckedSendable(bp.baseAddress!)
+            parallelChunks(ap.count, minimumPerWorker: 65_536) { r in for i in r { x.value[i] *= y.value[i] } }
         }
     }
 }

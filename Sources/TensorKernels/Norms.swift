@@ -8,12 +8,15 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
     var y = x
     y.storage.withUnsafeMutableBufferPointer { yp in
         weight.storage.withUnsafeBufferPointer { wp in
-            for r in 0..<x.rows {
-                let row = yp.baseAddress! + r * dim
-                var ss: Float = 0
-                for i in 0..<dim { ss += row[i] * row[i] }
-                let inv = 1 / (ss / Float(dim) + eps).squareRoot()
-                for i in 0..<dim { row[i] = row[i] * inv * wp[i] }
+            let out = UncheckedSendable(yp.baseAddress!), w = UncheckedSendable(wp.baseAddress!)
+            parallelChunks(x.rows, minimumPerWorker: max(1, 16_384 / max(1, dim))) { rows in
+                for r in rows {
+                    let row = out.value + r * dim
+                    var ss: Float = 0
+                    for i in 0..<dim { ss += row[i] * row[i] }
+                    let inv = 1 / (ss / Float(dim) + eps).squareRoot()
+                    for i in 0..<dim { row[i] = row[i] * inv * w.value[i] }
+                }
             }
         }
     }

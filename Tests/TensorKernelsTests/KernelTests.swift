@@ -151,3 +151,28 @@ struct SlicedLinearTests {
         #expect(maxAbsDiff(linear(x, weight: w, columns: columns), Reference.linear(x, weight: w, columns: columns)) < 1e-4)
     }
 }
+
+@Suite("attention's parallel, blocked path agrees with the reference", .serialized)
+struct BlockedAttentionTests {
+    @Test("prefill over several 128-row query blocks on 2 threads, with GQA, past context and a probe",
+          arguments: [(tokens: 260, past: 0), (tokens: 150, past: 37)])
+    func blockedCausal(shape: (tokens: Int, past: Int)) {
+        BLAS.setThreads(2)
+        defer { BLAS.setThreads(2) }
+        let heads = 4, kvHeads = 2, d = 8, context = shape.tokens + shape.past
+        let q = randomTensor([shape.tokens, heads * d], seed: 70)
+        let k = randomTensor([context, kvHeads * d], seed: 71), v = randomTensor([context, kvHeads * d], seed: 72)
+        let probe = AttentionProbe(row: shape.tokens - 1, context: context)
+        let fast = k.storage.withUnsafeBufferPointer { kp in
+            v.storage.withUnsafeBufferPointer { vp in
+                attention(q: q, k: kp.baseAddress!, v: vp.baseAddress!, kvStride: kvHeads * d, context: context,
+                          heads: heads, kvHeads: kvHeads, headDim: d, causalOffset: shape.past, probe: probe)
+            }
+        }
+        let ref = Reference.attention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, headDim: d, causalOffset: shape.past)
+        #expect(maxAbsDiff(fast, ref) < 1e-5)
+        #expect(BLAS.threads == 2)   // restored after the single-threaded head workers
+        let mass = probe.meanOverHeads.reduce(0, +)
+        #expect(abs(mass - 1) < 1e-4)   // the last row sees every key; its mean attention sums to one
+    }
+}

@@ -1,4 +1,5 @@
 import AdaptiveInference
+import TensorKernels
 
 /// FLOPs a plan executes, derived from shapes alone: the paper's notion of cost, which the
 /// measured latency is compared against.
@@ -10,7 +11,7 @@ extension LlamaConfig {
         let t = Double(tokens), h = Double(hiddenSize), d = Double(headDim)
         let projections = 2 * t * h * d * Double(2 * heads + 2 * kvHeads)
         let mlp = 2 * t * h * Double(3 * neurons)
-        let attention = 2 * 2 * t * Double(context) * Double(heads) * d
+        let attention = 2 * 2 * causalAttentionPairs(tokens: tokens, context: context) * Double(heads) * d
         return projections + mlp + attention
     }
 

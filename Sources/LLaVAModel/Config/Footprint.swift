@@ -1,3 +1,5 @@
+import TensorKernels
+
 /// Parameter counts and floating-point work, derived from a config alone — used to refuse a
 /// model that does not fit before allocating it, and to turn measured times into GFLOP/s.
 extension LlavaConfig {
@@ -28,13 +30,10 @@ extension LlamaConfig {
 
     /// FLOPs of one decoder block for `tokens` new tokens attending over `context` positions
     /// (including themselves), counting what the engine executes: every linear (2·m·n·k) and
-    /// both attention GEMMs over the full `tokens × context` score matrix.
+    /// both attention GEMMs over the causal blocks the kernel scores (`causalAttentionPairs`).
     public func blockFLOPs(tokens: Int, context: Int) -> Double {
-        let t = Double(tokens), h = Double(hiddenSize)
-        let projections = 2 * t * h * Double(2 * qWidth + 2 * kvWidth)
-        let mlp = 2 * t * h * Double(3 * intermediateSize)
-        let attention = 2 * 2 * t * Double(context) * Double(qWidth)
-        return projections + mlp + attention
+        blockFLOPs(tokens: tokens, context: context, heads: numAttentionHeads, kvHeads: numKeyValueHeads,
+                   neurons: intermediateSize)
     }
 
     /// FLOPs of a prefill of `tokens` prompt tokens: every block plus `lm_head` for the last
