@@ -40,4 +40,11 @@ public struct KVCache: Sendable {
 
     /// Forgets every cached position (keeps the allocation).
     public mutating func reset() { length = 0 }
+
+    /// Forgets the positions from `newLength` on (keeps the allocation): lets a benchmark
+    /// repeat one decode step over the same past.
+    public mutating func truncate(to newLength: Int) {
+        precondition(newLength >= 0 && newLength <= length, "KV truncate to \(newLength) of \(length)")
+        length = newLength
+    }
 }

@@ -7,8 +7,8 @@ import TensorKernels
 /// `adallava bench`: benchmarks that print ratios measured in the same run.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks: prefill vs this machine's sgemm peak, and adaptive plans vs their FLOPs.",
-        subcommands: [BenchPrefill.self, BenchPlans.self],
+        abstract: "Benchmarks: prefill vs this machine's sgemm peak, single blocks vs sgemm and bandwidth, adaptive plans vs their FLOPs.",
+        subcommands: [BenchPrefill.self, BenchPlans.self, BenchBlock.self],
         defaultSubcommand: BenchPrefill.self
     )
 }

@@ -90,3 +90,25 @@ struct AdaptiveCLIBadInputTests {
         #expect(!r.stderr.contains("Fatal error"))
     }
 }
+
+@Suite("per-block benchmark through the binary")
+struct BenchBlockCLITests {
+    @Test("bench block prints llm.block prefill/decode and vision.block rows with ratios to measured peaks")
+    func benchBlock() throws {
+        let r = try CLI.run(["bench", "block", "--shape", "tiny", "--tokens", "8", "--contexts", "4,16", "--repeats", "1",
+                             "--threads-list", "1", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let rows = try #require(json["rows"] as? [[String: Any]])
+        #expect(rows.map { "\($0["op"]!) \($0["phase"]!)" } == ["llm.block prefill", "llm.block decode", "llm.block decode", "vision.block prefill"])
+        #expect(rows.allSatisfy { ($0["gflops_ratio"] as? Double ?? 0) > 0 && ($0["bandwidth_ratio"] as? Double ?? 0) > 0 })
+        #expect(json["provenance"] != nil)
+    }
+
+    @Test("an unknown shape is a usage error")
+    func badShape() throws {
+        let r = try CLI.run(["bench", "block", "--shape", "gpt-5"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("--shape"))
+    }
+}

@@ -147,7 +147,8 @@ stage_models() {
     if (( need > 0 )); then
         local free_gb
         free_gb=$(df -BG --output=avail "$WORK" | tail -1 | tr -dc 0-9)
-        say "free disk in $WORK: ${free_gb} GiB (needs ~$(( LAYERS * 8 / 10 + 1 )) GiB per F32 model, half for BF16)"
+        # F32: 0.75 GiB per 7B-shaped block + 0.98 GiB of embeddings and lm_head; BF16: half.
+        say "free disk in $WORK: ${free_gb} GiB (F32 model $(awk -v l="$LAYERS" 'BEGIN{printf "%.1f", 0.754*l+0.98}') GiB, BF16 half that)"
     fi
     for dt in "${dts[@]}"; do
         local out; out=$(model_path "$dt")

@@ -1,0 +1,124 @@
+import LLaVAModel
+import TensorKernels
+
+/// One per-block measurement: the schema behind `bench block`'s table, CSV and JSON.
+public struct BlockBenchmarkRow: Codable, Sendable {
+    /// `OpName` of the block (`llm.block`, `vision.block`).
+    public var op: String
+    public var phase: String
+    /// Preset whose shapes were used.
+    public var shape: String
+    /// New tokens in the step (prompt length for prefill, 1 for decode).
+    public var tokens: Int
+    /// Positions attended over (prompt length for prefill, KV length for decode).
+    public var context: Int
+    public var threads: Int
+    public var repeats: Int
+    public var medianMs: Double
+    public var minMs: Double
+    public var maxMs: Double
+    public var gflops: Double
+    /// Weights + KV cache read per step, over the median time.
+    public var gbps: Double
+    /// `gflops` over `cblas_sgemm` 2048³ measured in this run.
+    public var gflopsRatio: Double
+    /// `gbps` over the stream read bandwidth measured in this run.
+    public var bandwidthRatio: Double
+
+    enum CodingKeys: String, CodingKey {
+        case op, phase, shape, tokens, context, threads, repeats
+        case medianMs = "median_ms", minMs = "min_ms", maxMs = "max_ms", gflops, gbps
+        case gflopsRatio = "gflops_ratio", bandwidthRatio = "bandwidth_ratio"
+    }
+
+    public static let columns = ["op", "phase", "shape", "tokens", "context", "threads", "median_ms", "min_ms", "max_ms",
+                                 "gflops", "gflops_ratio", "gbps", "bandwidth_ratio"]
+
+    public var fields: [String] {
+        [op, phase, shape, "\(tokens)", "\(context)", "\(threads)", fmt(medianMs, 2), fmt(minMs, 2), fmt(maxMs, 2),
+         fmt(gflops, 1), fmt(gflopsRatio, 3), fmt(gbps, 1), fmt(bandwidthRatio, 3)]
+    }
+}
+
+/// Times single blocks at a preset's real shapes, one block in memory at a time (so 7B and
+/// 13B shapes work on a 24 GiB machine).
+public struct BlockBenchmark {
+    public let preset: Preset
+    public let decoder: DecoderLayer
+    public let vision: VisionEncoderLayer
+    public let config: LlavaConfig
+
+    public init(preset: Preset, seed: UInt64 = 0) throws {
+        self.preset = preset
+        config = preset.config
+        let weights = SyntheticWeights(seed: seed)
+        decoder = try DecoderLayer.load(from: weights, config: config.textConfig, index: 0)
+        vision = try VisionEncoderLayer.load(from: weights, config: config.visionConfig, index: 0)
+    }
+
+    /// `llm.block` prefill of `tokens` tokens.
+    public func prefill(tokens: Int, threads: Int, repeats: Int, peaks: (gflops: Double, gbps: Double)) -> BlockBenchmarkRow {
+        BLAS.setThreads(threads)
+        let t = config.textConfig
+        let x = input(rows: tokens, width: t.hiddenSize)
+        let rope = RotaryEmbedding(headDim: t.headDim, theta: t.ropeTheta)
+        let times = sample(repeats) {
+            var cache = KVCache(kvHeads: t.numKeyValueHeads, headDim: t.headDim, capacity: tokens)
+            _ = decoder(x, positions: Array(0..<tokens), cache: &cache, rope: rope)
+        }
+        let bytes = Double(t.decoderLayerParameters * 4 + 2 * tokens * t.kvWidth * 4)
+        return row(op: .llmBlock, phase: .prefill, tokens: tokens, context: tokens, threads: threads, repeats: repeats,
+                   times: times, flops: t.blockFLOPs(tokens: tokens, context: tokens), bytes: bytes, peaks: peaks)
+    }
+
+    /// `llm.block` decode of one token over a KV cache already holding `context − 1` positions.
+    public func decode(context: Int, threads: Int, repeats: Int, peaks: (gflops: Double, gbps: Double)) -> BlockBenchmarkRow {
+        BLAS.setThreads(threads)
+        let t = config.textConfig
+        var cache = KVCache(kvHeads: t.numKeyValueHeads, headDim: t.headDim, capacity: context)
+        if context > 1 {
+            let past = input(rows: context - 1, width: t.kvWidth)
+            cache.append(keys: past, values: past)
+        }
+        let x = input(rows: 1, width: t.hiddenSize)
+        let rope = RotaryEmbedding(headDim: t.headDim, theta: t.ropeTheta)
+        let times = sample(repeats) {
+            cache.truncate(to: context - 1)   // every step sees the same past
+            _ = decoder(x, positions: [context - 1], cache: &cache, rope: rope)
+        }
+        let bytes = Double(t.decoderLayerParameters * 4 + 2 * context * t.kvWidth * 4)
+        return row(op: .llmBlock, phase: .decode, tokens: 1, context: context, threads: threads, repeats: repeats,
+                   times: times, flops: t.blockFLOPs(tokens: 1, context: context), bytes: bytes, peaks: peaks)
+    }
+
+    /// `vision.block` over the image's `patches + 1` tokens.
+    public func visionBlock(threads: Int, repeats: Int, peaks: (gflops: Double, gbps: Double)) -> BlockBenchmarkRow {
+        BLAS.setThreads(threads)
+        let v = config.visionConfig, n = v.numPatches + 1
+        let x = input(rows: n, width: v.hiddenSize)
+        let times = sample(repeats) { _ = vision(x) }
+        let h = Double(v.hiddenSize), m = Double(v.intermediateSize), t = Double(n)
+        let flops = 2 * t * h * h * 4 + 2 * t * h * m * 2 + 2 * 2 * t * t * h
+        return row(op: .visionBlock, phase: .prefill, tokens: n, context: n, threads: threads, repeats: repeats,
+                   times: times, flops: flops, bytes: Double(config.visionLayerParameters * 4), peaks: peaks)
+    }
+
+    private func input(rows: Int, width: Int) -> Tensor {
+        Tensor(shape: [rows, width], storage: (0..<(rows * width)).map { Float(($0 &* 2_654_435_761) % 2001) / 1000 - 1 })
+    }
+
+    /// One warm-up, then `repeats` timed runs (ms).
+    private func sample(_ repeats: Int, _ body: () -> Void) -> Summary {
+        body()
+        return Summary((0..<repeats).map { _ in secondsTaken(body) * 1000 })
+    }
+
+    private func row(op: OpName, phase: Phase, tokens: Int, context: Int, threads: Int, repeats: Int, times: Summary,
+                     flops: Double, bytes: Double, peaks: (gflops: Double, gbps: Double)) -> BlockBenchmarkRow {
+        let seconds = times.median / 1000
+        let gflops = flops / seconds / 1e9, gbps = bytes / seconds / 1e9
+        return BlockBenchmarkRow(op: op.rawValue, phase: phase.rawValue, shape: preset.rawValue, tokens: tokens, context: context,
+                                 threads: threads, repeats: repeats, medianMs: times.median, minMs: times.min, maxMs: times.max,
+                                 gflops: gflops, gbps: gbps, gflopsRatio: gflops / peaks.gflops, bandwidthRatio: gbps / peaks.gbps)
+    }
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import LLaVAModel
+import Profiling
+import TensorKernels
+
+/// `adallava bench block`: one block at a time at a preset's real shapes, against this
+/// machine's sgemm peak and read bandwidth measured in the same run.
+struct BenchBlock: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "block",
+        abstract: "Time single LLM and vision blocks at real shapes (prefill and decode) against measured peaks.",
+        discussion: """
+        Only one block is in memory, so llava-1.5-7b and -13b shapes work here. For each \
+        thread count: cblas_sgemm 2048³ GFLOP/s and stream read GB/s are measured first; then \
+        llm.block prefill at each --tokens, llm.block decode (one token) at each --contexts KV \
+        length, and one vision.block. Ratios (fields ending in _ratio) are achieved GFLOP/s over \
+        the sgemm peak and bytes read per step (weights + KV cache) over the read bandwidth.
+
+        EXAMPLE
+          adallava bench block --shape llava-1.5-7b --tokens 128,600,1024 --contexts 128,1024,4096 --threads-list 1,2
+        """
+    )
+
+    @Option(help: ArgumentHelp("Preset whose shapes to use.", valueName: "preset"))
+    var shape: String = Preset.llava1_5_7b.rawValue
+
+    @Option(help: ArgumentHelp("Prefill prompt lengths, comma-separated.", valueName: "n,n"))
+    var tokens: String = "128,600,1024"
+
+    @Option(help: ArgumentHelp("Decode KV-cache lengths, comma-separated.", valueName: "n,n"))
+    var contexts: String = "128,1024,4096"
+
+    @Option(help: ArgumentHelp("Thread counts, comma-separated.", valueName: "n,n"))
+    var threadsList: String = "\(ProcessInfo.processInfo.activeProcessorCount)"
+
+    @Option(help: "Timed repetitions per point (after one warm-up).")
+    var repeats: Int = 5
+
+    @Flag(help: "Skip the vision block.") var noVision = false
+    @Flag(help: "Print CSV instead of the table.") var csv = false
+    @OptionGroup var output: OutputOptions
+
+    mutating func validate() throws {
+        guard Preset(rawValue: shape) != nil else {
+            throw ValidationError("--shape '\(shape)' is not a preset (\(Preset.names.joined(separator: ", ")))")
+        }
+        if repeats < 1 { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
+        for (list, name) in [(tokens, "--tokens"), (contexts, "--contexts"), (threadsList, "--threads-list")] {
+            if let bad = try parseIntList(list, option: name).first(where: { $0 < 1 }) {
+                throw ValidationError("\(name): \(bad) must be at least 1")
+            }
+        }
+    }
+
+    func run() throws {
+        let preset = Preset(rawValue: shape)!
+        progress("building one \(shape) decoder block and one vision block (synthetic weights)")
+        let bench = try BlockBenchmark(preset: preset)
+        var rows: [BlockBenchmarkRow] = []
+        let threadCounts = try parseIntList(threadsList, option: "--threads-list")
+        for threads in threadCounts {
+            let sgemm = SgemmPeak.measure(threads: threads, repeats: 5)
+            let stream = StreamBandwidth.measure(threads: threads, repeats: 5)
+            progress("\(threads) thread(s): sgemm \(fmt(sgemm.median, 1)) GFLOP/s, read \(fmt(stream.median, 1)) GB/s")
+            let peaks = (gflops: sgemm.median, gbps: stream.median)
+            for n in try parseIntList(tokens, option: "--tokens") {
+                rows.append(bench.prefill(tokens: n, threads: threads, repeats: repeats, peaks: peaks))
+                progress("llm.block prefill \(n) tokens, \(threads) thread(s): \(fmt(rows.last!.medianMs, 1)) ms")
+            }
+            for c in try parseIntList(contexts, option: "--contexts") {
+                rows.append(bench.decode(context: c, threads: threads, repeats: repeats, peaks: peaks))
+                progress("llm.block decode at context \(c), \(threads) thread(s): \(fmt(rows.last!.medianMs, 2)) ms")
+            }
+            if !noVision {
+                rows.append(bench.visionBlock(threads: threads, repeats: repeats, peaks: peaks))
+                progress("vision.block, \(threads) thread(s): \(fmt(rows.last!.medianMs, 1)) ms")
+            }
+        }
+        let provenance = Provenance.current(threads: threadCounts.max() ?? 1)
+        if output.json {
+            print(try jsonString(BlockBenchReport(provenance: provenance, rows: rows)))
+        } else if csv {
+            print(provenance.csvComment)
+            print(BlockBenchmarkRow.columns.joined(separator: ","))
+            for row in rows { print(row.fields.joined(separator: ",")) }
+        } else {
+            print(markdownTable(header: BlockBenchmarkRow.columns, rows: rows.map(\.fields)))
+            print("\n" + provenance.csvComment.replacingOccurrences(of: "# ", with: ""))
+        }
+    }
+}
+
+struct BlockBenchReport: Codable {
+    var provenance: Provenance
+    var rows: [BlockBenchmarkRow]
+}
