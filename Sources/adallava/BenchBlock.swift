@@ -37,6 +37,9 @@ struct BenchBlock: ParsableCommand {
     @Option(help: "Timed repetitions per point (after one warm-up).")
     var repeats: Int = 5
 
+    @Option(help: "Size of the array the read-bandwidth probe sums (far beyond the caches).")
+    var streamMegabytes: Int = 512
+
     @Flag(help: "Skip the vision block.") var noVision = false
     @Flag(help: "Print CSV instead of the table.") var csv = false
     @OptionGroup var output: OutputOptions
@@ -46,6 +49,7 @@ struct BenchBlock: ParsableCommand {
             throw ValidationError("--shape '\(shape)' is not a preset (\(Preset.names.joined(separator: ", ")))")
         }
         if repeats < 1 { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
+        if streamMegabytes < 1 { throw ValidationError("--stream-megabytes must be at least 1, got \(streamMegabytes)") }
         for (list, name) in [(tokens, "--tokens"), (contexts, "--contexts"), (threadsList, "--threads-list")] {
             if let bad = try parseIntList(list, option: name).first(where: { $0 < 1 }) {
                 throw ValidationError("\(name): \(bad) must be at least 1")
@@ -61,7 +65,7 @@ struct BenchBlock: ParsableCommand {
         let threadCounts = try parseIntList(threadsList, option: "--threads-list")
         for threads in threadCounts {
             let sgemm = SgemmPeak.measure(threads: threads, repeats: 5)
-            let stream = StreamBandwidth.measure(threads: threads, repeats: 5)
+            let stream = StreamBandwidth.measure(megabytes: streamMegabytes, threads: threads, repeats: 5)
             progress("\(threads) thread(s): sgemm \(fmt(sgemm.median, 1)) GFLOP/s, read \(fmt(stream.median, 1)) GB/s")
             let peaks = (gflops: sgemm.median, gbps: stream.median)
             for n in try parseIntList(tokens, option: "--tokens") {

@@ -96,7 +96,7 @@ struct BenchBlockCLITests {
     @Test("bench block prints llm.block prefill/decode and vision.block rows with ratios to measured peaks")
     func benchBlock() throws {
         let r = try CLI.run(["bench", "block", "--shape", "tiny", "--tokens", "8", "--contexts", "4,16", "--repeats", "1",
-                             "--threads-list", "1", "--json"])
+                             "--threads-list", "1", "--stream-megabytes", "16", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let rows = try #require(json["rows"] as? [[String: Any]])
