@@ -19,6 +19,15 @@ public enum BLAS {
         return String(cString: c)
     }
 
+    /// `y[m] = A[m,n] · x[n] + beta · y`, row-major with leading dimension `lda` (≥ n): the
+    /// decode path, which must stream each weight once (OpenBLAS 0.3.21's sgemm with one row
+    /// would pack the whole weight matrix first, reading it twice).
+    @inline(__always)
+    public static func sgemv(m: Int, n: Int, a: UnsafePointer<Float>, lda: Int? = nil,
+                             x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, beta: Float = 0) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(n), 1, a, Int32(lda ?? n), x, 1, beta, y, 1)
+    }
+
     /// `C[m,n] = alpha · A[m,k] · op(B) + beta · C`, row-major, where `op(B)` is `B[k,n]` or,
     /// with `transposeB`, the transpose of `B[n,k]` (the layout of a PyTorch `Linear` weight).
     /// Leading dimensions default to the dense ones and may be larger for strided views.

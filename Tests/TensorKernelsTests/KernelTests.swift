@@ -23,7 +23,7 @@ func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
 }
 
 /// Awkward sizes: 1, odd, and wider than a cache line.
-let awkwardShapes: [(rows: Int, inF: Int, outF: Int)] = [(1, 1, 1), (1, 17, 5), (3, 7, 33), (13, 64, 19), (37, 129, 70)]
+let awkwardShapes: [(rows: Int, inF: Int, outF: Int)] = [(1, 1, 1), (1, 17, 5), (1, 300, 77), (3, 7, 33), (13, 64, 19), (37, 129, 70)]
 
 @Suite("fast kernels agree with their scalar references")
 struct KernelTests {
@@ -138,17 +138,21 @@ struct KernelTests {
 struct SlicedLinearTests {
     static let cases: [[Range<Int>]] = [[0..<33], [0..<5, 9..<20], [3..<4, 10..<11, 30..<33], [0..<0, 7..<12]]
 
-    @Test("only chosen output rows", arguments: cases)
+    @Test("only chosen output rows, for many tokens and for one (the GEMV path)", arguments: cases)
     func rowsMatch(rows: [Range<Int>]) {
-        let x = randomTensor([7, 19], seed: 60), w = randomTensor([33, 19], seed: 61)
-        #expect(maxAbsDiff(linear(x, weight: w, rows: rows), Reference.linear(x, weight: w, rows: rows)) < 1e-4)
+        for tokens in [7, 1] {
+            let x = randomTensor([tokens, 19], seed: 60), w = randomTensor([33, 19], seed: 61)
+            #expect(maxAbsDiff(linear(x, weight: w, rows: rows), Reference.linear(x, weight: w, rows: rows)) < 1e-4)
+        }
     }
 
-    @Test("only chosen input columns", arguments: cases)
+    @Test("only chosen input columns, for many tokens and for one (the GEMV path)", arguments: cases)
     func columnsMatch(columns: [Range<Int>]) {
         let width = columns.reduce(0) { $0 + $1.count }
-        let x = randomTensor([5, width], seed: 62), w = randomTensor([11, 33], seed: 63)
-        #expect(maxAbsDiff(linear(x, weight: w, columns: columns), Reference.linear(x, weight: w, columns: columns)) < 1e-4)
+        for tokens in [5, 1] {
+            let x = randomTensor([tokens, width], seed: 62), w = randomTensor([11, 33], seed: 63)
+            #expect(maxAbsDiff(linear(x, weight: w, columns: columns), Reference.linear(x, weight: w, columns: columns)) < 1e-4)
+        }
     }
 }
 
