@@ -176,7 +176,7 @@ def main():
     if llama_meta:
         m = next(iter(llama_meta.values()))
         lines.append(f"  llama-bench settings: n_batch {m.get('n_batch')}, n_ubatch {m.get('n_ubatch')}, KV cache "
-                     f"{m.get('type_k')}/{m.get('type_v')}, flash_attn {m.get('flash_attn')}, backends {m.get('backends')}, "
+                     f"{m.get('type_k')}/{m.get('type_v')}, flash_attn {({-1: 'auto', 0: 'off', 1: 'on'}).get(m.get('flash_attn'), m.get('flash_attn'))}, backends {m.get('backends')}, "
                      f"cpu {m.get('cpu_info')}")
         for dt, m in llama_meta.items():
             lines.append(f"  model {dt}: {m.get('model_type')}, {m.get('model_size', 0) / 2**30:.2f} GiB, "

@@ -217,7 +217,7 @@ stage_adallava() {
             rm -f "$RES_DIR/adallava-t$t.json"
         fi
     done
-    [[ -f "$RES_DIR/adallava-status.txt" ]] || echo "adallava: ran '$cmd bench block'" > "$RES_DIR/adallava-status.txt"
+    [[ -f "$RES_DIR/adallava-status.txt" ]] || echo "ran '$cmd bench block --shape llava-1.5-7b --tokens $PP --threads N --json'" > "$RES_DIR/adallava-status.txt"
 }
 
 # ---------------------------------------------------------------- report / clean
