@@ -3,7 +3,8 @@
 
 Prefill of --tokens tokens (RMSNorm, Q/K/V projections, rotate-half RoPE, causal attention with
 batched matmuls, output projection, residual, RMSNorm, SwiGLU MLP, residual) and one decode step
-at context --tokens (the new token's K/V appended to a cache of that length). Median of --reps
+at context --tokens (the new token attends to --tokens positions: its own K/V written after
+--tokens - 1 cached ones, as `adallava bench block --contexts` counts). Median of --reps
 timed runs after one warm-up (decode: at least 10 runs). Prints one JSON object.
 
 Thread count: set OPENBLAS_NUM_THREADS / OMP_NUM_THREADS in the environment (run_peers.sh does);
@@ -147,14 +148,15 @@ def main():
     pre = timeit(lambda: blk.forward(x, 0, mask=mask), a.reps)
 
     kvd = blk.d * a.kv_heads
-    kc = rng.standard_normal((a.kv_heads, T + 1, blk.d), dtype=np.float32)
-    vc = rng.standard_normal((a.kv_heads, T + 1, blk.d), dtype=np.float32)
+    # Decode at context T: T - 1 cached positions plus the new token at position T - 1.
+    kc = rng.standard_normal((a.kv_heads, T, blk.d), dtype=np.float32)
+    vc = rng.standard_normal((a.kv_heads, T, blk.d), dtype=np.float32)
     x1 = rng.standard_normal((1, a.hidden), dtype=np.float32)
-    dec = timeit(lambda: blk.forward(x1, T, kc, vc), max(a.decode_reps, a.reps))
+    dec = timeit(lambda: blk.forward(x1, T - 1, kc, vc), max(a.decode_reps, a.reps))
 
     lin = blk.params()
     flops_pre = 2 * T * lin + 2 * 2 * a.heads * T * T * blk.d       # full T x T score and PV matmuls
-    flops_dec = 2 * lin + 2 * 2 * a.heads * (T + 1) * blk.d
+    flops_dec = 2 * lin + 2 * 2 * a.heads * T * blk.d
     mp, md = statistics.median(pre), statistics.median(dec)
     out = {
         "engine": "numpy", "dtype": "f32", "threads": a.threads, "tokens": T,

@@ -28,6 +28,19 @@ def load(path):
         return None
 
 
+def load_lenient(path):
+    """JSON that may follow other lines on stdout (e.g. `swift run` build messages)."""
+    text = read_text(path)
+    for i, line in enumerate(text.splitlines()):
+        if line.startswith(("{", "[")):
+            try:
+                return json.loads("\n".join(text.splitlines()[i:]))
+            except ValueError:
+                continue
+    print(f"warning: no JSON in {path}", file=sys.stderr)
+    return None
+
+
 def read_text(path):
     try:
         with open(path) as f:
@@ -48,11 +61,27 @@ PHASES = {"pp": ("prefill", "pp", "prompt"), "tg": ("decode", "tg", "gen", "gene
 RATE = re.compile(r"(tok(ens)?_?(per_?)?s(ec(ond)?)?|tps|tokens_per_second)$")
 
 
-def adallava_rates(obj, threads):
+def adallava_rates(obj, threads, pp=600, ctx=600):
     """Tolerant reader for `adallava bench block --json`: an object or a list of objects (one per
     thread count, or rows); finds per-block tokens/s for prefill and decode by key names."""
     rows = obj if isinstance(obj, list) else obj.get("rows", [obj]) if isinstance(obj, dict) else []
     rows = [r for r in rows if isinstance(r, dict)]
+    # `bench block --json` schema: {"provenance": …, "rows": [{"op": "llm.block", "phase": "prefill" |
+    # "decode", "tokens", "context", "threads", "median_ms", …}]}.
+    typed = [r for r in rows if r.get("op") == "llm.block" and r.get("threads") == threads and r.get("median_ms")]
+    if typed:
+        out = {}
+        for r in typed:
+            if r.get("phase") == "prefill" and r.get("tokens") == pp and "pp" not in out:
+                out["pp"] = r["tokens"] / (r["median_ms"] / 1000.0)
+                out["pp_range"] = (r["tokens"] / (r["max_ms"] / 1000.0), r["tokens"] / (r["min_ms"] / 1000.0))
+                out["pp_gflops"] = r.get("gflops")
+            if r.get("phase") == "decode" and r.get("context") == ctx and "tg" not in out:
+                out["tg"] = r["tokens"] / (r["median_ms"] / 1000.0)
+                out["tg_range"] = (r["tokens"] / (r["max_ms"] / 1000.0), r["tokens"] / (r["min_ms"] / 1000.0))
+                out["tg_gbps"] = r.get("gbps")
+        if out:
+            return out
     cand = [r for r in rows if r.get("threads") in (threads, str(threads))] or rows
     out = {}
     for r in cand:
@@ -129,18 +158,22 @@ def main():
                      "pp_gflops": d["prefill"].get("gflops"), "tg_weight_gb_s": d["decode"].get("weight_gb_s")})
 
     ada_status = read_text(os.path.join(R, "adallava-status.txt")) or "adallava stage not run"
+    one = os.path.join(R, "adallava.json")  # one run over all thread counts (current interface)
+    one_data = load_lenient(one) if os.path.exists(one) else None
     for t in threads:
-        path = os.path.join(R, f"adallava-t{t}.json")
+        path = one if one_data is not None else os.path.join(R, f"adallava-t{t}.json")
         if not os.path.exists(path):
             continue
-        d = load(path)
-        rates = adallava_rates(d, t) if d is not None else {}
+        d = one_data if one_data is not None else load_lenient(path)
+        rates = adallava_rates(d, t, a.pp, a.pp) if d is not None else {}
         if not rates:
             ada_status += f"; could not find prefill/decode tokens/s in {path}"
             continue
         ppb, tgb = rates.get("pp"), rates.get("tg")
         rows.append({"engine": "adallava", "dtype": "f32", "threads": t, "pp_block": ppb, "tg_block": tgb,
-                     "pp_model": ppb and ppb / L, "tg_model": tgb and tgb / L})
+                     "pp_model": ppb and ppb / L, "tg_model": tgb and tgb / L,
+                     "pp_range": rates.get("pp_range"), "tg_range": rates.get("tg_range"),
+                     "pp_gflops": rates.get("pp_gflops"), "tg_gbps": rates.get("tg_gbps")})
 
     def llama(dt, t):
         return next((r for r in rows if r["engine"] == "llama.cpp" and r["dtype"] == dt and r["threads"] == t), None)
@@ -163,6 +196,10 @@ def main():
         tm = fmt(r.get("tg_model"), 2) + (f" ± {r['tg_model_sd']:.2f}" if r.get("tg_model_sd") is not None else "")
         pb = fmt(r.get("pp_block"), 1) + (f" ± {r['pp_block_sd']:.1f}" if r.get("pp_block_sd") is not None else "")
         tb = fmt(r.get("tg_block"), 2) + (f" ± {r['tg_block_sd']:.2f}" if r.get("tg_block_sd") is not None else "")
+        if r.get("pp_range"):
+            pb += f" ({r['pp_range'][0]:.1f}–{r['pp_range'][1]:.1f})"
+        if r.get("tg_range"):
+            tb += f" ({r['tg_range'][0]:.2f}–{r['tg_range'][1]:.2f})"
         table.append([r["engine"], r["dtype"], str(r["threads"]), pm, pb, tm, tb]
                      + [fmt(r.get(f"pp_vs_{dt}"), 2) for dt in dtypes] + [fmt(r.get(f"tg_vs_{dt}"), 2) for dt in dtypes])
 
@@ -204,6 +241,9 @@ def main():
         if r["engine"] == "numpy":
             lines.append(f"  numpy {r['threads']} thread(s): prefill {fmt(r.get('pp_gflops'))} GFLOP/s, "
                          f"decode reads weights at {fmt(r.get('tg_weight_gb_s'))} GB/s")
+        if r["engine"] == "adallava" and (r.get("pp_gflops") or r.get("tg_gbps")):
+            lines.append(f"  adallava {r['threads']} thread(s): prefill {fmt(r.get('pp_gflops'))} GFLOP/s, "
+                         f"decode reads weights + KV at {fmt(r.get('tg_gbps'))} GB/s (its own counts; range = min–max time)")
     st = read_text(os.path.join(R, "stage_seconds.txt"))
     if st:
         lines.append("stage seconds: " + ", ".join(l.replace(" ", " ") for l in st.splitlines()))

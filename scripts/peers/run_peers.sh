@@ -36,7 +36,10 @@ CMAKE_FLAGS=(-DGGML_NATIVE=ON -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAM
 mkdir -p "$WORK" "$RES_DIR" "$LOG_DIR"
 T_START=$(date +%s)
 say() { printf '[peers %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-stage_time() { printf '%s %s\n' "$1" "$2" >> "$RES_DIR/stage_seconds.txt"; }
+stage_time() {  # keeps the latest time of each stage
+    local f="$RES_DIR/stage_seconds.txt"
+    { grep -v "^$1 " "$f" 2>/dev/null || true; printf '%s %s\n' "$1" "$2"; } > "$f.new" && mv "$f.new" "$f"
+}
 timed() {  # timed NAME fn: run a stage and record its wall time
     local name="$1"; shift
     local t0; t0=$(date +%s)
@@ -193,7 +196,7 @@ stage_adallava() {
     # binary through SwiftPM; set ADALLAVA_CMD="$REPO/.build/release/adallava" to use a built one
     # as it is, or ADALLAVA_CMD=skip to leave adallava out.
     local cmd="${ADALLAVA_CMD:-swift run -c release --package-path $REPO adallava}"
-    rm -f "$RES_DIR"/adallava-t*.json "$RES_DIR/adallava-status.txt"
+    rm -f "$RES_DIR"/adallava*.json "$RES_DIR/adallava-status.txt"
     if [[ "$cmd" == skip ]]; then
         echo "adallava skipped (ADALLAVA_CMD=skip)" > "$RES_DIR/adallava-status.txt"; return 0
     fi
@@ -203,6 +206,23 @@ stage_adallava() {
         echo "adallava per-block bench not available yet ('$cmd bench --help' lists no 'block' subcommand)" \
             > "$RES_DIR/adallava-status.txt"
         say "$(cat "$RES_DIR/adallava-status.txt")"
+        return 0
+    fi
+    local bhelp
+    bhelp=$($cmd bench block --help 2>>"$LOG_DIR/adallava-help.log" || true)
+    if grep -q -- '--threads-list' <<< "$bhelp"; then
+        # Current interface: every thread count in one run; prefill at $PP tokens and decode at
+        # KV length $PP, the same points the numpy floor measures. The vision block is skipped.
+        local args=(bench block --shape llava-1.5-7b --tokens "$PP" --contexts "$PP" --threads-list "$THREADS"
+                    --repeats "$REPS" --no-vision --json)
+        say "adallava ${args[*]}"
+        if ! $cmd "${args[@]}" > "$RES_DIR/adallava.json" 2> "$LOG_DIR/adallava.log"; then
+            tail -20 "$LOG_DIR/adallava.log" >&2
+            echo "adallava bench block failed: see $LOG_DIR/adallava.log" > "$RES_DIR/adallava-status.txt"
+            rm -f "$RES_DIR/adallava.json"
+        else
+            echo "ran '$cmd ${args[*]}'" > "$RES_DIR/adallava-status.txt"
+        fi
         return 0
     fi
     local t
