@@ -47,7 +47,7 @@ struct Calibrate: ParsableCommand {
         let model = try spec.load()
         let pixelTensor = try loadPixels(pixels, model: model, seed: modelOptions.seed)
         let vocab = min(spec.config.textConfig.vocabSize, spec.config.imageTokenIndex)
-        var rng = SplitMix(seed: modelOptions.seed &+ 0xCA11)
+        var rng = SplitMix64(seed: modelOptions.seed &+ 0xCA11)
         let prompts: [[Int]] = (0..<inputs).map { _ in
             let text = (0..<promptTokens).map { _ in Int(rng.next() % UInt64(max(1, vocab - 3))) + 3 }
             return pixelTensor == nil ? text : [text[0], spec.config.imageTokenIndex] + text.dropFirst()
@@ -60,18 +60,5 @@ struct Calibrate: ParsableCommand {
         try file.write(to: path)
         print("wrote \(path): \(file.layerOrder.count) blocks and \(file.unitOrder.count) units ranked on \(inputs) inputs")
         print("most important blocks (after the \(file.prefixLayers)-block prefix): \(file.layerOrder.prefix(8).map { "\($0 + file.prefixLayers)" }.joined(separator: ","))")
-    }
-}
-
-/// A tiny deterministic generator for calibration prompts.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,19 +1,10 @@
 import Foundation
 import Testing
 @testable import AdaptiveInference
+import TensorKernels
 
-/// SplitMix64: a seeded generator so every property-test failure reproduces.
-struct PlanTestRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The shared seeded generator, so every property-test failure reproduces.
+typealias PlanTestRNG = SplitMix64
 
 /// A random but valid decoder shape, GQA and odd sizes included (intermediate may be smaller
 /// than heads, giving empty neuron groups), with a default or random prefix.

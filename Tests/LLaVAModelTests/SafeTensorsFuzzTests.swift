@@ -3,18 +3,6 @@ import Testing
 import TensorKernels
 @testable import LLaVAModel
 
-/// SplitMix64: a tiny seeded generator so every fuzz run sees the same inputs.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Feeds generated files to `parseHeader` and checks the outcome: either a header whose every
 /// entry lies inside the data section, or `invalidSafetensors` naming the path — nothing else.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TensorKernels
 @testable import LLaVAModel
 
 /// `Tests/Fixtures/tokenizers/<name>/cases.json`, written by `scripts/make_tokenizer_golden.py`.
@@ -236,17 +237,8 @@ struct TokenizerBehaviourTests {
 
 @Suite("the tokenizer never crashes and round-trips text")
 struct TokenizerPropertyTests {
-    /// A small deterministic generator (SplitMix64), so failures reproduce.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// The shared seeded generator, so failures reproduce.
+    typealias SplitMix = SplitMix64
 
     static func randomString(_ rng: inout SplitMix, maxLength: Int) -> String {
         let ranges: [ClosedRange<UInt32>] = [0x20...0x7E, 0x00...0x1F, 0xA0...0x24F, 0x300...0x36F, 0x4E00...0x9FFF,
@@ -264,7 +256,7 @@ struct TokenizerPropertyTests {
           arguments: ["llama-legacy", "gpt2-bytelevel", "llama3-split", "llama-metaspace", "llama-nofallback"])
     func roundTrip(name: String) throws {
         let t = try TokenizerFixtures.load(name)
-        var rng = SplitMix(state: 42)
+        var rng = SplitMix(seed: 42)
         for round in 0..<300 {
             var text = Self.randomString(&rng, maxLength: 40)
             // "▁" decodes to a space in the SentencePiece-style tokenizers (so does HF's).

@@ -3,16 +3,11 @@ import Testing
 
 /// Deterministic uniform values in [-scale, scale] (SplitMix64), so failures reproduce.
 func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
-    var state = seed &+ 0x9E37_79B9_7F4A_7C15
+    var rng = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15)
     let n = shape.reduce(1, *)
     var values = [Float](repeating: 0, count: n)
     for i in 0..<n {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        values[i] = (Float(z >> 40) / Float(1 << 24) * 2 - 1) * scale
+        values[i] = (Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1) * scale
     }
     return Tensor(shape: shape, storage: values)
 }

@@ -35,7 +35,8 @@ public struct SyntheticWeights: WeightSource {
         values.withUnsafeMutableBufferPointer { p in
             let out = UnsafeMutableSendablePointer(p.baseAddress!)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                var state = splitmix(base &+ UInt64(c) &* 0xD1B5_4A32_D192_ED03)
+                var mixer = SplitMix64(seed: base &+ UInt64(c) &* 0xD1B5_4A32_D192_ED03)
+                var state = mixer.next()
                 let start = c * chunk, end = min(count, start + chunk)
                 for i in start..<end {
                     state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -66,11 +67,5 @@ func fnv1a(_ s: String) -> UInt64 {
     return h
 }
 
-func splitmix(_ x: UInt64) -> UInt64 {
-    var z = x &+ 0x9E37_79B9_7F4A_7C15
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-}
 
 private extension Double { var float: Float { Float(self) } }
