@@ -80,24 +80,40 @@ struct BenchPrefill: ParsableCommand {
             rows.append(prefill.comparedWith(sgemm))
         }
         let provenance = Provenance.current(threads: threadCounts.max() ?? 1)
-        if output.json {
-            print(try jsonString(BenchReport(provenance: provenance, rows: rows)))
-        } else if csv {
-            print(provenance.csvComment)
-            print(BenchmarkRow.columns.joined(separator: ","))
-            for row in rows { print(row.fields.joined(separator: ",")) }
-        } else {
-            print(markdownTable(header: BenchmarkRow.columns, rows: rows.map(\.fields)))
-            print("\n" + provenance.csvComment.replacingOccurrences(of: "# ", with: ""))
-        }
+        try printRows(rows, provenance: provenance, json: output.json, csv: csv)
     }
 }
 
-/// `bench --json`: the rows and the provenance they share (threads: the largest measured;
-/// each row has its own thread count).
-struct BenchReport: Codable {
+/// A benchmark's row type: one schema behind the table, CSV and JSON printers.
+protocol TabularRow: Encodable {
+    static var columns: [String] { get }
+    var fields: [String] { get }
+}
+
+extension BenchmarkRow: TabularRow {}
+extension PlanBenchmarkRow: TabularRow {}
+extension BlockBenchmarkRow: TabularRow {}
+
+/// `--json` output: the rows and the provenance they share.
+struct RowsReport<Row: Encodable>: Encodable {
     var provenance: Provenance
-    var rows: [BenchmarkRow]
+    var rows: [Row]
+}
+
+/// Prints rows as JSON, as CSV under `#` provenance lines, or as a Markdown table (with an
+/// optional `title` line) followed by the provenance.
+func printRows<Row: TabularRow>(_ rows: [Row], provenance: Provenance, json: Bool, csv: Bool, title: String? = nil) throws {
+    if json {
+        print(try jsonString(RowsReport(provenance: provenance, rows: rows)))
+    } else if csv {
+        print(provenance.csvComment)
+        print(Row.columns.joined(separator: ","))
+        for row in rows { print(row.fields.joined(separator: ",")) }
+    } else {
+        if let title { print(title) }
+        print(markdownTable(header: Row.columns, rows: rows.map(\.fields)))
+        print("\n" + provenance.csvComment.replacingOccurrences(of: "# ", with: ""))
+    }
 }
 
 /// A Markdown table (readable in a terminal and pasteable into notes).

@@ -82,20 +82,7 @@ struct BenchBlock: ParsableCommand {
             }
         }
         let provenance = Provenance.current(threads: threadCounts.max() ?? 1)
-        if output.json {
-            print(try jsonString(BlockBenchReport(provenance: provenance, rows: rows)))
-        } else if csv {
-            print(provenance.csvComment)
-            print(BlockBenchmarkRow.columns.joined(separator: ","))
-            for row in rows { print(row.fields.joined(separator: ",")) }
-        } else {
-            print(markdownTable(header: BlockBenchmarkRow.columns, rows: rows.map(\.fields)))
-            print("\n" + provenance.csvComment.replacingOccurrences(of: "# ", with: ""))
-        }
+        try printRows(rows, provenance: provenance, json: output.json, csv: csv)
     }
 }
 
-struct BlockBenchReport: Codable {
-    var provenance: Provenance
-    var rows: [BlockBenchmarkRow]
-}

@@ -115,21 +115,8 @@ struct BenchPlans: ParsableCommand {
                                       progress: progress))
         }
         let provenance = Provenance.current(threads: threads)
-        if output.json {
-            print(try jsonString(PlanBenchReport(provenance: provenance, rows: rows)))
-        } else if csv {
-            print(provenance.csvComment)
-            print(PlanBenchmarkRow.columns.joined(separator: ","))
-            for row in rows { print(row.fields.joined(separator: ",")) }
-        } else {
-            print("model \(model), \(rows.first?.promptTokens ?? 0)-token prompt (\(bench.features.rows) image features), \(threads) thread(s), knob order: \(loaded.ranking.source)")
-            print(markdownTable(header: PlanBenchmarkRow.columns, rows: rows.map(\.fields)))
-            print("\n" + provenance.csvComment.replacingOccurrences(of: "# ", with: ""))
-        }
+        try printRows(rows, provenance: provenance, json: output.json, csv: csv,
+                      title: "model \(model), \(rows.first?.promptTokens ?? 0)-token prompt (\(bench.features.rows) image features), \(threads) thread(s), knob order: \(loaded.ranking.source)")
     }
 }
 
-struct PlanBenchReport: Codable {
-    var provenance: Provenance
-    var rows: [PlanBenchmarkRow]
-}
