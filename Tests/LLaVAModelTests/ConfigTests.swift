@@ -96,3 +96,18 @@ struct ConfigTests {
         }
     }
 }
+
+@Suite("the LLaVA-1.5 prompt template")
+struct ChatPromptTests {
+    /// llava-hf/llava-1.5-7b-hf's chat_template (a single user turn renders as USER: <image>\n… ASSISTANT:).
+    static let llavaHF = "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': '}}{% endif %}{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\\n' }}{% endfor %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] + ' '}}{% endfor %}{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+
+    @Test("an image question renders as USER: <image>\\n… ASSISTANT: and llava-hf's template is recognised")
+    func rendersLlavaTemplate() {
+        let p = ChatPrompt(question: "What is shown?", withImage: true, chatTemplate: Self.llavaHF)
+        #expect(p.text == "USER: <image>\nWhat is shown? ASSISTANT:")
+        #expect(p.template == "checkpoint chat_template (llava-1.5 form)")
+        #expect(ChatPrompt(question: "Hi", withImage: false, chatTemplate: nil).text == "USER: Hi ASSISTANT:")
+        #expect(ChatPrompt(question: "Hi", withImage: false, chatTemplate: "{{ bos }}<|im_start|>").template.contains("not rendered"))
+    }
+}

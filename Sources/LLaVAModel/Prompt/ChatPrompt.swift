@@ -4,8 +4,8 @@ import Foundation
 ///
 /// LLaVA-1.5's conversation template (`conv_vicuna_v1` without a system prompt, as llava-hf's
 /// `chat_template` renders a single user turn) is `USER: <image>\n{question} ASSISTANT:`.
-/// A checkpoint's Jinja `chat_template` is recognised when it is this template (it mentions
-/// `USER` and `ASSISTANT:`); other templates would need a Jinja engine, which adallava does
+/// A checkpoint's Jinja `chat_template` is recognised when it is this template (it ends the
+/// prompt with `ASSISTANT:` and names the user `USER`, or upper-cases the role as llava-hf's does); other templates would need a Jinja engine, which adallava does
 /// not carry, so they are reported and the LLaVA-1.5 template is used.
 public struct ChatPrompt: Sendable {
     /// The marker the template puts where the image goes.
@@ -24,7 +24,9 @@ public struct ChatPrompt: Sendable {
         text = "USER: \(body) ASSISTANT:"
         switch chatTemplate {
         case nil: template = "llava-1.5 (USER: … ASSISTANT:)"
-        case let t? where t.contains("USER") && t.contains("ASSISTANT:"): template = "checkpoint chat_template (llava-1.5 form)"
+        // llava-hf's template writes the user role as `message['role'].upper() + ': '`.
+        case let t? where t.contains("ASSISTANT:") && (t.contains("USER") || t.contains(".upper()")):
+            template = "checkpoint chat_template (llava-1.5 form)"
         case _?: template = "llava-1.5 (USER: … ASSISTANT:); the checkpoint's chat_template is not of this form and is not rendered (no Jinja engine)"
         }
     }
