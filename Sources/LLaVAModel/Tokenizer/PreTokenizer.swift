@@ -10,6 +10,23 @@ struct TextPiece: Sendable {
 /// How Metaspace adds its replacement character in front of a piece.
 enum PrependScheme: String, Sendable {
     case first, always, never
+
+    /// A Metaspace component's `replacement` and prepend scheme; the pre-tokenizer and the
+    /// decoder of that name spell them the same way.
+    static func metaspaceSettings(_ json: TokenizerJSON, field: String, reader: TokenizerFileReader) throws
+        -> (replacement: Unicode.Scalar, scheme: PrependScheme) {
+        let replacement = try reader.scalar(json, "replacement", field: field, default: "▁")
+        var scheme = PrependScheme.always
+        if let raw = try reader.optionalString(json, "prepend_scheme", field: field) {
+            guard let s = PrependScheme(rawValue: raw) else {
+                throw reader.invalid("\(field).prepend_scheme", "'\(raw)' (expected first, always or never)")
+            }
+            scheme = s
+        }
+        // Files older than `prepend_scheme` say `add_prefix_space: false` instead.
+        if json["add_prefix_space"]?.bool == false { scheme = .never }
+        return (replacement, scheme)
+    }
 }
 
 /// `tokenizer.json`'s `pre_tokenizer`: splits normalized text into the words BPE sees.
@@ -139,16 +156,7 @@ indirect enum PreTokenizer: Sendable {
             let items = try reader.array(json, "pretokenizers", field: field)
             return .sequence(try items.enumerated().map { try parse($1, field: "\(field).pretokenizers[\($0)]", reader: reader) })
         case "Metaspace":
-            let replacement = try reader.scalar(json, "replacement", field: field, default: "▁")
-            var scheme = PrependScheme.always
-            if let raw = try reader.optionalString(json, "prepend_scheme", field: field) {
-                guard let s = PrependScheme(rawValue: raw) else {
-                    throw reader.invalid("\(field).prepend_scheme", "'\(raw)' (expected first, always or never)")
-                }
-                scheme = s
-            }
-            // Files older than `prepend_scheme` say `add_prefix_space: false` instead.
-            if json["add_prefix_space"]?.bool == false { scheme = .never }
+            let (replacement, scheme) = try PrependScheme.metaspaceSettings(json, field: field, reader: reader)
             return .metaspace(replacement: replacement, prependScheme: scheme,
                               split: try reader.bool(json, "split", field: field, default: true))
         case "ByteLevel":

@@ -149,15 +149,7 @@ indirect enum TokenDecoder: Sendable {
             guard start >= 0, stop >= 0 else { throw reader.invalid("\(field).start", "start and stop must be non-negative") }
             return .strip(content: content, start: start, stop: stop)
         case "Metaspace":
-            let replacement = try reader.scalar(json, "replacement", field: field, default: "▁")
-            var scheme = PrependScheme.always
-            if let raw = try reader.optionalString(json, "prepend_scheme", field: field) {
-                guard let s = PrependScheme(rawValue: raw) else {
-                    throw reader.invalid("\(field).prepend_scheme", "'\(raw)' (expected first, always or never)")
-                }
-                scheme = s
-            }
-            if json["add_prefix_space"]?.bool == false { scheme = .never }
+            let (replacement, scheme) = try PrependScheme.metaspaceSettings(json, field: field, reader: reader)
             return .metaspace(replacement: replacement, prependScheme: scheme)
         case "ByteLevel": return .byteLevel
         default:
