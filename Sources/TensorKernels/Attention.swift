@@ -67,17 +67,14 @@ public func attention(
                 defer { s.deallocate() }
                 for h in 0..<heads { head(h, scores: s) }
             } else {
-                let threads = BLAS.threads
-                BLAS.setThreads(1)
-                defer { BLAS.setThreads(threads) }
-                withoutActuallyEscaping(head) { head in
+                BLAS.singleThreaded { withoutActuallyEscaping(head) { head in
                     let run = UncheckedSendable(head)
                     DispatchQueue.concurrentPerform(iterations: workers) { w in
                         let s = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratch))
                         defer { s.deallocate() }
                         for h in stride(from: w, to: heads, by: workers) { run.value(h, s) }
                     }
-                }
+                } }
             }
         }
     }

@@ -1,17 +1,48 @@
 import CGSL
+import Synchronization
 
 /// OpenBLAS entry points the engine uses, behind one small namespace.
 ///
 /// `cblas_sgemm` is declared by GSL's `gsl_cblas.h` (see `CGSL/shim.h`) and resolves to
 /// OpenBLAS at link time, so every GEMM in the engine runs OpenBLAS's tuned kernels.
 public enum BLAS {
+    /// The thread count callers asked for, and how many single-threaded sections are open.
+    /// Kept on the Swift side because OpenBLAS has one process-wide setting: sections that run
+    /// small GEMMs on several of our own threads (attention heads) drop it to 1 and must put
+    /// back what was asked for, not whatever another caller's section left there.
+    private static let state = Mutex<(requested: Int, sections: Int)>((Int(openblas_get_num_threads()), 0))
+
     /// Sets the number of OpenBLAS worker threads for every following call (process-wide).
+    /// Inside a `singleThreaded` section the new count takes effect when the section closes.
     public static func setThreads(_ n: Int) {
-        openblas_set_num_threads(Int32(max(1, n)))
+        state.withLock { s in
+            s.requested = max(1, n)
+            if s.sections == 0 { openblas_set_num_threads(Int32(s.requested)) }
+        }
     }
 
-    /// The number of threads OpenBLAS will use.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// The number of threads asked for with `setThreads`: what the engine parallelises over.
+    public static var threads: Int { state.withLock { $0.requested } }
+
+    /// The number of threads OpenBLAS itself will use for the next call (1 inside a section).
+    public static var activeThreads: Int { Int(openblas_get_num_threads()) }
+
+    /// Runs `body` with OpenBLAS single-threaded, for callers that issue GEMMs from several
+    /// threads of their own at once. Sections may nest and overlap across threads; the last
+    /// one to close restores the requested count.
+    public static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
+        state.withLock { s in
+            if s.sections == 0 { openblas_set_num_threads(1) }
+            s.sections += 1
+        }
+        defer {
+            state.withLock { s in
+                s.sections -= 1
+                if s.sections == 0 { openblas_set_num_threads(Int32(s.requested)) }
+            }
+        }
+        return try body()
+    }
 
     /// OpenBLAS's build description, e.g. `OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64`.
     public static var configuration: String {

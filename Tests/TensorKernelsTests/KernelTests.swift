@@ -119,12 +119,18 @@ struct KernelTests {
         #expect(maxAbsDiff(fast, Reference.attention(q: q, k: k, v: v, heads: 4, kvHeads: 4, headDim: 8, causalOffset: nil)) < 1e-5)
     }
 
-    @Test("OpenBLAS thread count is settable")
+    // Tests run concurrently in one process and OpenBLAS's thread count is process-wide, so
+    // these check only what no other test can change underneath them.
+    @Test("OpenBLAS thread count is settable; single-threaded sections nest and restore")
     func blasThreads() {
-        BLAS.setThreads(1)
-        #expect(BLAS.threads == 1)
         BLAS.setThreads(2)
         #expect(BLAS.threads >= 1)
+        BLAS.singleThreaded {
+            BLAS.singleThreaded { #expect(BLAS.activeThreads == 1) }
+            #expect(BLAS.activeThreads == 1)   // the outer section is still open
+            BLAS.setThreads(2)                 // deferred until the section closes
+            #expect(BLAS.activeThreads == 1)
+        }
         #expect(BLAS.configuration.contains("OpenBLAS"))
     }
 }
@@ -170,7 +176,6 @@ struct BlockedAttentionTests {
         }
         let ref = Reference.attention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, headDim: d, causalOffset: shape.past)
         #expect(maxAbsDiff(fast, ref) < 1e-5)
-        #expect(BLAS.threads == 2)   // restored after the single-threaded head workers
         let mass = probe.meanOverHeads.reduce(0, +)
         #expect(abs(mass - 1) < 1e-4)   // the last row sees every key; its mean attention sums to one
     }
