@@ -10,9 +10,13 @@ let package = Package(
         .library(name: "AdaptiveInference", targets: ["AdaptiveInference"]),
         .library(name: "LLaVAModel", targets: ["LLaVAModel"]),
         .library(name: "Profiling", targets: ["Profiling"]),
+        .library(name: "ProfileStore", targets: ["ProfileStore"]),
+        .library(name: "CostModel", targets: ["CostModel"]),
+        .library(name: "Simulation", targets: ["Simulation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // GSL and OpenBLAS both declare the CBLAS enums, so they live in ONE module whose
@@ -39,14 +43,30 @@ let package = Package(
             name: "LLaVAModel",
             dependencies: ["TensorKernels", "AdaptiveInference", "CImageCodecs"]
         ),
+        // Trace formats, the background-load generator and the contention sensor.
+        .target(name: "Contention"),
         .target(
             name: "Profiling",
-            dependencies: ["LLaVAModel", "TensorKernels", "AdaptiveInference"]
+            dependencies: ["LLaVAModel", "TensorKernels", "AdaptiveInference", "Contention"]
         ),
+        .target(
+            name: "ProfileStore",
+            dependencies: ["Profiling", "LLaVAModel", "Contention", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "CostModel",
+            dependencies: ["CGSL", "Profiling", "LLaVAModel", "AdaptiveInference", "Contention"]
+        ),
+        .target(
+            name: "Simulation",
+            dependencies: ["CostModel", "Contention", "Profiling", "LLaVAModel", "AdaptiveInference", "TensorKernels"]
+        ),
+        .target(name: "Validation", dependencies: ["Simulation", "Contention"]),
         .executableTarget(
             name: "adallava",
             dependencies: [
                 "LLaVAModel", "TensorKernels", "Profiling", "AdaptiveInference",
+                "Contention", "ProfileStore", "CostModel", "Simulation", "Validation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,6 +74,11 @@ let package = Package(
         .testTarget(name: "AdaptiveInferenceTests", dependencies: ["AdaptiveInference", "TensorKernels"]),
         .testTarget(name: "LLaVAModelTests", dependencies: ["LLaVAModel", "TensorKernels"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling"]),
+        .testTarget(name: "ContentionTests", dependencies: ["Contention"]),
+        .testTarget(name: "ProfileStoreTests", dependencies: ["ProfileStore", "Profiling"]),
+        .testTarget(name: "CostModelTests", dependencies: ["CostModel", "Profiling", "LLaVAModel"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "CostModel"]),
+        .testTarget(name: "ValidationTests", dependencies: ["Validation", "Simulation"]),
         .testTarget(name: "CLITests", dependencies: ["LLaVAModel"]),
     ]
 )

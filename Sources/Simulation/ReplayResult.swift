@@ -1,0 +1,44 @@
+import Contention
+
+/// One replayed request: the row of the replay results table (SQLite) and CSV, as DESIGN.md's
+/// "Replay results" format. Times are seconds from the start of the replay; latencies in ms.
+public struct ReplayResult: Codable, Sendable, Hashable {
+    /// Request index in the request trace (0-based).
+    public var request: Int
+    /// `contention-aware`, `profile` or `flops`.
+    public var policy: String
+    /// `simulated` (virtual time, cost model) or `live` (real engine under real stress).
+    public var mode: String
+    public var arrivalS: Double
+    public var startS: Double
+    public var endS: Double
+    public var budgetMs: Double
+    public var promptTokens: Int
+    public var newTokens: Int
+    /// End-to-end latency as the user sees it: end − arrival (queueing included), ms.
+    public var latencyMs: Double
+    /// Engine time only: end − start, ms.
+    public var serviceMs: Double
+    /// What the planner predicted for the chosen plan (service time, queueing added), ms.
+    public var predictedMs: Double
+    /// The plan's string form (`ExecutionPlan.description`).
+    public var plan: String
+    /// Enabled knobs of the plan, and the total.
+    public var knobs: Int
+    public var totalKnobs: Int
+    /// Background load the sensor (live) or the trace (simulated) reported at planning time.
+    public var sensed: ContentionLevel
+    /// `met`, `missed`, or `infeasible` (even the cheapest plan was predicted over budget).
+    public var outcome: String
+
+    enum CodingKeys: String, CodingKey {
+        case request, policy, mode, arrivalS = "arrival_s", startS = "start_s", endS = "end_s", budgetMs = "budget_ms"
+        case promptTokens = "prompt_tokens", newTokens = "new_tokens", latencyMs = "latency_ms", serviceMs = "service_ms"
+        case predictedMs = "predicted_ms", plan, knobs, totalKnobs = "total_knobs", sensed, outcome
+    }
+
+    /// CSV header of a results file (one schema for simulated and live replays).
+    public static let csvColumns = ["request", "policy", "mode", "arrival_s", "start_s", "end_s", "budget_ms",
+                                    "prompt_tokens", "new_tokens", "latency_ms", "service_ms", "predicted_ms",
+                                    "plan", "knobs", "total_knobs", "sensed_cpu_cores", "sensed_mem_bw_gbps", "outcome"]
+}
