@@ -2,6 +2,7 @@ import AdaptiveInference
 import ArgumentParser
 import Foundation
 import LLaVAModel
+import ProfileStore
 
 /// `adallava`: is your adaptive LLaVA going to meet its latency budget on this CPU?
 struct Adallava: ParsableCommand {
@@ -18,7 +19,7 @@ struct Adallava: ParsableCommand {
         standard error and exit with status 2.
         """,
         subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self,
-                      Device.self]
+                      Device.self, Profile.self]
     )
 }
 
@@ -32,6 +33,8 @@ enum Main {
         } catch let error as LLaVAModelError {
             fail("\(error)")
         } catch let error as AdaptiveError {
+            fail("\(error)")
+        } catch let error as ProfileStoreError {
             fail("\(error)")
         } catch let error as CLIError {
             fail(error.message)
