@@ -19,6 +19,12 @@ public enum OpName: String, Codable, CaseIterable, Sendable {
     case llmBlock = "llm.block"
     /// Final RMSNorm and the vocabulary projection.
     case lmHead = "lm_head"
+    /// FastV's token selection: rank the visual tokens by the last token's attention and
+    /// gather the kept rows of the hidden states (the probe itself runs inside `llm.attn`).
+    case fastVSelect = "token.fastv"
+    /// PruMerge / PruMerge+: CLS attention from the last CLIP layer's q/k, IQR selection and
+    /// the merge of each kept token with its nearest neighbours.
+    case pruMergeSelect = "token.prumerge"
 }
 
 /// Whether an op processes the prompt (many tokens at once) or one generated token.

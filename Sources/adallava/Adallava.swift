@@ -3,6 +3,7 @@ import ArgumentParser
 import Contention
 import Foundation
 import LLaVAModel
+import ProfileStore
 
 /// `adallava`: is your adaptive LLaVA going to meet its latency budget on this CPU?
 struct Adallava: ParsableCommand {
@@ -18,7 +19,8 @@ struct Adallava: ParsableCommand {
         Errors in user input (files, configs, tensors, tokens) are printed as one line on \
         standard error and exit with status 2.
         """,
-        subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self, Trace.self, Stress.self]
+        subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self,
+                      Device.self, Profile.self, Trace.self, Stress.self]
     )
 }
 
@@ -34,6 +36,8 @@ enum Main {
         } catch let error as AdaptiveError {
             fail("\(error)")
         } catch let error as ContentionError {
+            fail("\(error)")
+        } catch let error as ProfileStoreError {
             fail("\(error)")
         } catch let error as CLIError {
             fail(error.message)
