@@ -181,6 +181,12 @@ public enum StressWorker {
         var byteCredit = 0.0, offset = 0, bytes = 0.0
         while !shared.stopped {
             let (cores, gbps) = shared.target(index)
+            if cores == 0 && gbps == 0 {
+                // Idle stretch of a trace: wake rarely, but soon enough to follow the next row.
+                SystemCalls.sleep(0.01)
+                periodStart = SystemCalls.now()
+                continue
+            }
             let periodEnd = periodStart + period, cpuStart = SystemCalls.threadCPU()
             // Bandwidth the machine cannot deliver is not owed forever: at most two periods' worth.
             byteCredit = min(byteCredit + gbps * 1e9 * period, 2 * gbps * 1e9 * period + Double(chunkBytes))
