@@ -34,7 +34,7 @@ public struct StressReport: Codable, Sendable, Hashable {
 
 /// The background-load generator itself: what `adallava stress` runs, in that process.
 ///
-/// - CPU: `k = max(⌈cores⌉, ⌈GB/s ÷ perThreadGBps⌉)` worker threads, each owed `cores / k` of a
+/// - CPU: `k = max(⌈cores⌉, ⌈GB/s ÷ perThreadGBps⌉)` worker threads (at most 4 per CPU), each owed `cores / k` of a
 ///   core. A thread earns CPU credit at that rate and spends it by spinning, measured with its
 ///   own thread CPU clock, so fractions are duty cycles at ~1 ms granularity.
 /// - Memory: the same threads read a 256 MB buffer (8× this machine's 32 MB L3), each its own
@@ -98,14 +98,16 @@ public enum StressWorker {
                             maxSeconds: Double, report: (StressReport) -> Void) throws {
         guard !trace.points.isEmpty else { throw ContentionError.badTrace(file: "trace", line: 1, reason: "the trace has no rows") }
         let maxCores = trace.points.map(\.level.cpuBusyCores).max()!, maxBW = trace.points.map(\.level.memBandwidthGBps).max()!
-        let threads = max(Int(maxCores.rounded(.up)), Int((maxBW / perThreadGBps).rounded(.up)))
+        // Enough threads for the cores and the bandwidth asked, but never more than 4 per CPU:
+        // an absurd trace oversubscribes the machine (and reports less achieved), nothing worse.
+        let cpus = SystemCalls.allowedCPUs()
+        let threads = min(max(Int(maxCores.rounded(.up)), Int((maxBW / perThreadGBps).rounded(.up))), 4 * cpus.count)
         let limit = min(duration ?? .infinity, maxSeconds)
         let shared = SharedState(threads: threads)
         defer { shared.deallocate() }
         let buffer = threads > 0 && maxBW > 0 ? StreamBuffer(bytes: bufferBytes) : nil
         defer { buffer?.deallocate() }
 
-        let cpus = SystemCalls.allowedCPUs()
         let slice = threads > 0 ? bufferBytes / threads / chunkBytes * chunkBytes : 0
         var handles: [Thread] = []
         let started = DispatchGroup(), finished = DispatchGroup()

@@ -43,7 +43,8 @@ struct Stress: ParsableCommand {
 
     @Option(help: .hidden) var parentPid: Int32?
 
-    @OptionGroup var output: OutputOptions
+    @Flag(help: "Print one JSON object per line (each report, then the summary with \"final\": true) instead of the table.")
+    var json = false
 
     mutating func validate() throws {
         if (level == nil) == (trace == nil) { throw ValidationError("give exactly one of --level and --trace") }
@@ -56,8 +57,7 @@ struct Stress: ParsableCommand {
         // First, so the load cannot outlive whoever started it (a replay, a profile, a shell).
         StressWorker.dieWithParent(expectedParent: parentPid)
         StressWorker.installSignalHandlers()
-        let json = output.json
-        // One write per line, unbuffered: a parent reading the pipe sees each report at once.
+                // One write per line, unbuffered: a parent reading the pipe sees each report at once.
         let line: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
         let print: (StressReport) -> Void = { r in
             if json { line(r.jsonLine()); return }

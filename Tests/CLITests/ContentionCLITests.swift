@@ -35,6 +35,15 @@ struct ContentionCLITests {
         #expect(r.stdout.contains("summary: "))
     }
 
+    @Test("stress without --duration still ends at --max-seconds, with its summary")
+    func stressBounded() throws {
+        let start = Date()
+        let r = try CLI.run(["stress", "--level", "0.1c", "--max-seconds", "0.3", "--report-interval", "0.1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("summary: "))
+        #expect(Date().timeIntervalSince(start) < 5)
+    }
+
     @Test("stress refuses bad levels, bad traces and contradictory options with status 2")
     func stressBadInput() throws {
         try expectFailure(["stress", "--level", "2x", "--duration", "1"], mentions: ["'2x'", "does not parse"])
