@@ -51,6 +51,10 @@ public enum TraceImport {
     public static func alibabaMachineUsage(lines: (((Substring, Int) throws -> Bool) throws -> Void), file: String,
                                            machine: String?, scaling: Scaling, start: Double = 0,
                                            duration: Double? = nil) throws -> ContentionTrace {
+        guard scaling.cores * scaling.coresScale <= ContentionTrace.maxCores, scaling.bandwidthGBps <= ContentionTrace.maxBandwidthGBps,
+              scaling.cores * scaling.coresScale >= 0, scaling.bandwidthGBps >= 0 else {
+            throw ContentionError.badTrace(file: file, line: 0, reason: "the scaling (\(scaling.cores) cores × \(scaling.coresScale), \(scaling.bandwidthGBps) GB/s) is outside 0…\(Int(ContentionTrace.maxCores)) cores, 0…\(Int(ContentionTrace.maxBandwidthGBps)) GB/s")
+        }
         var chosen = machine
         var samples: [(t: Double, cpu: Double, bw: Double?)] = []
         var clipped = 0, rowsSeen = 0

@@ -90,4 +90,30 @@ struct TraceImportTests {
         let b = try TraceImport.alibabaMachineUsage(lines: TraceImport.lines(of: alibabaSample), file: "f", machine: nil, scaling: scaling)
         #expect(a == b)
     }
+
+    @Test("garbage and mutated rows never crash the importers")
+    func fuzz() {
+        var rng = TraceRandom(seed: 5)
+        let alphabet = Array("m_0123456789.,-e\n\r #nan\u{0}é")
+        for i in 0..<2000 {
+            var chars = Array(alibabaSample)
+            if i % 2 == 0 {
+                chars = (0..<Int(rng.next() % 120)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+            } else {
+                for _ in 0..<(1 + rng.next() % 5) where !chars.isEmpty {
+                    chars[Int(rng.next() % UInt64(chars.count))] = alphabet[Int(rng.next() % UInt64(alphabet.count))]
+                }
+            }
+            let text = String(chars)
+            do {
+                let t = try TraceImport.alibabaMachineUsage(lines: TraceImport.lines(of: text), file: "f", machine: nil, scaling: scaling)
+                #expect(t.points.first?.t == 0)
+                #expect(try ContentionTrace.parse(t.csv(), file: "again") == t)
+            } catch is ContentionError {} catch { Issue.record("\(error)") }
+            do {
+                _ = try TraceImport.columns(lines: TraceImport.lines(of: "t,c,b\n" + text), file: "f", time: "t", cpu: "c", bandwidth: "b",
+                                            cpuUnit: .percent, bandwidthUnit: .percent, scaling: scaling)
+            } catch is ContentionError {} catch { Issue.record("\(error)") }
+        }
+    }
 }
