@@ -18,10 +18,12 @@ public struct StressReport: Codable, Sendable, Hashable {
     public var meanAchieved: ContentionLevel
     /// True for the last report (the run's summary).
     public var final: Bool
+    /// The CPU each worker thread is pinned to (-1 where sched_setaffinity refused).
+    public var pinnedCPUs: [Int]
 
     enum CodingKeys: String, CodingKey {
         case elapsedS = "elapsed_s", intervalS = "interval_s", asked, achieved
-        case meanAsked = "mean_asked", meanAchieved = "mean_achieved", final
+        case meanAsked = "mean_asked", meanAchieved = "mean_achieved", final, pinnedCPUs = "pinned_cpus"
     }
 
     /// One JSON line (no newline).
@@ -114,7 +116,7 @@ public enum StressWorker {
         for i in 0..<threads {
             started.enter(); finished.enter()
             let t = Thread {
-                SystemCalls.pinCurrentThread(to: cpus[i % cpus.count])
+                shared.setPinned(i, SystemCalls.pinCurrentThread(to: cpus[i % cpus.count]) ? cpus[i % cpus.count] : -1)
                 started.leave()
                 worker(index: i, shared: shared, region: buffer.map { UnsafeRawPointer($0.base + i * slice) }, regionBytes: slice)
                 finished.leave()
@@ -159,7 +161,7 @@ public enum StressWorker {
                     achieved: ContentionLevel(cpuBusyCores: (cpu - lastCPU) / interval, memBandwidthGBps: (bytes - lastBytes) / interval / 1e9),
                     meanAsked: ContentionLevel(cpuBusyCores: askedCoreSeconds / askedSpan, memBandwidthGBps: askedGB / askedSpan),
                     meanAchieved: ContentionLevel(cpuBusyCores: cpu / total, memBandwidthGBps: bytes / total / 1e9),
-                    final: stopping))
+                    final: stopping, pinnedCPUs: (0..<threads).map { shared.pinned($0) }))
                 if stopping { break }
                 lastReport = now; lastCPU = cpu; lastBytes = bytes
                 nextReport += reportInterval
@@ -239,7 +241,7 @@ final class StreamBuffer: @unchecked Sendable {
 /// per thread. Plain aligned 8-byte loads and stores: a reader sees the old or the new value,
 /// which is all statistics and pacing need.
 final class SharedState: @unchecked Sendable {
-    private let slots: UnsafeMutablePointer<Double>  // per thread: [cores, gbps, bytes, cpu s, pad…] × 8
+    private let slots: UnsafeMutablePointer<Double>  // per thread: [cores, gbps, bytes, cpu s, pinned cpu, pad…] × 8
     private let flag: UnsafeMutablePointer<Int>
     let threads: Int
 
@@ -256,6 +258,8 @@ final class SharedState: @unchecked Sendable {
     func target(_ i: Int) -> (Double, Double) { (slots[i * 8], slots[i * 8 + 1]) }
     func setBytes(_ i: Int, _ b: Double) { slots[i * 8 + 2] = b }
     func totalBytes() -> Double { (0..<threads).reduce(0) { $0 + slots[$1 * 8 + 2] } }
+    func setPinned(_ i: Int, _ cpu: Int) { slots[i * 8 + 4] = Double(cpu) }
+    func pinned(_ i: Int) -> Int { Int(slots[i * 8 + 4]) }
     func setCPU(_ i: Int, _ seconds: Double) { slots[i * 8 + 3] = seconds }
     func totalCPU() -> Double { (0..<threads).reduce(0) { $0 + slots[$1 * 8 + 3] } }
     func stop() { flag.pointee = 1 }

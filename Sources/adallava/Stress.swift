@@ -62,8 +62,9 @@ struct Stress: ParsableCommand {
         let print: (StressReport) -> Void = { r in
             if json { line(r.jsonLine()); return }
             if r.final {
-                line(String(format: "summary: %.1f s, asked %@ on average, achieved %.2f cores %.2f GB/s",
-                                   r.elapsedS, r.meanAsked.rounded.description, r.meanAchieved.cpuBusyCores, r.meanAchieved.memBandwidthGBps))
+                line(String(format: "summary: %.1f s, asked %@ on average, achieved %.2f cores %.2f GB/s; %d worker threads pinned to CPUs %@",
+                                   r.elapsedS, r.meanAsked.rounded.description, r.meanAchieved.cpuBusyCores, r.meanAchieved.memBandwidthGBps,
+                                   r.pinnedCPUs.count, r.pinnedCPUs.map(String.init).joined(separator: ",")))
             } else {
                 line(String(format: "%7.1f s  asked %-14@ achieved %5.2f cores %6.2f GB/s",
                                    r.elapsedS, r.asked.description, r.achieved.cpuBusyCores, r.achieved.memBandwidthGBps))
