@@ -19,7 +19,7 @@ struct Adallava: ParsableCommand {
         standard error and exit with status 2.
         """,
         subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self,
-                      Device.self, Profile.self]
+                      Device.self, Profile.self, Export.self]
     )
 }
 
