@@ -182,9 +182,14 @@ enum ProfileSignals {
     static var received: Int32 { signal.load(ordering: .relaxed) }
 
     static func install() {
+        var mask = sigset_t()
+        sigemptyset(&mask)
         for s in [SIGINT, SIGTERM] {
             Foundation.signal(s) { number in ProfileSignals.signal.store(number, ordering: .relaxed) }
+            sigaddset(&mask, s)
         }
+        // A parent may hand down a mask that blocks them (test runners and some supervisors do).
+        sigprocmask(SIG_UNBLOCK, &mask, nil)
     }
 }
 
