@@ -110,6 +110,15 @@ extension ProfileCLITests {
         #expect(Array(all.prefix(partial.count)).map { $0["median_ms"] } == partial.map { $0["median_ms"] })
     }
 
+    @Test("a checkpoint directory is profiled with its own weights and stored under the directory's name")
+    func checkpointDirectory() throws {
+        let dir = try CLI.tempDirectory(), db = "\(dir)/p.sqlite"
+        let r = try CLI.run(["profile", "--model", "\(CLI.fixtures)/llava-tiny-fp32", "--quick", "--db", db, "--threads", "1", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try Self.exportedRows(db: db, device: try Self.deviceID(), dir: "\(dir)/export")
+        #expect(!rows.isEmpty && rows.allSatisfy { $0["model"] == "llava-tiny-fp32" })
+    }
+
     @Test("bad input is one clear error line with exit status 2")
     func badInput() throws {
         let dir = try CLI.tempDirectory()
