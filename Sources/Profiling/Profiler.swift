@@ -10,11 +10,6 @@ public struct ProfileTask: Sendable, Equatable {
     public var threads: Int
     public var contention: ContentionLevel
 
-    /// The identity `--resume` compares with stored rows.
-    public var key: ProfileKey {
-        ProfileKey(op: point.op, phase: point.phase, tokens: point.tokens, context: point.context, heads: point.heads,
-                   neurons: point.neurons, threads: threads, contention: contention)
-    }
 }
 
 /// What makes a stored sample the same measurement as a task (the store's unique index).
@@ -119,6 +114,12 @@ public final class Profiler {
                              achievedContention: achieved, flops: work.flops, bytes: work.bytes, stats: stats)
     }
 
+    /// The identity `--resume` compares with stored rows: that of the sample `task` stores.
+    public func key(_ task: ProfileTask) -> ProfileKey {
+        ProfileKey(sample(task, stats: SampleStats(minMs: 0, medianMs: 0, meanMs: 0, stdMs: 0, p90Ms: 0, p99Ms: 0, n: 0),
+                          achieved: .idle))
+    }
+
     /// A rough time for `task` (warm-up + minimum repeats at guessed rates), for the ETA only.
     func estimatedSeconds(_ task: ProfileTask) -> Double {
         let w = sample(task, stats: SampleStats(minMs: 0, medianMs: 0, meanMs: 0, stdMs: 0, p90Ms: 0, p99Ms: 0, n: 0),
@@ -142,7 +143,7 @@ public final class Profiler {
         let estimates = tasks.map(estimatedSeconds)
         let start = Date()
         var estimatedDone = 0.0, measured = 0, done = 0
-        var remaining = zip(tasks, estimates).filter { !skipping.contains($0.0.key) }.reduce(0) { $0 + $1.1 }
+        var remaining = zip(tasks, estimates).filter { !skipping.contains(key($0.0)) }.reduce(0) { $0 + $1.1 }
         func report(_ label: String) {
             let elapsed = Date().timeIntervalSince(start)
             let rate = estimatedDone > 0 ? elapsed / estimatedDone : 1
@@ -155,7 +156,7 @@ public final class Profiler {
         var loadLevel = ContentionLevel.idle
         defer { _ = load?.stop() }
         for (task, estimate) in zip(tasks, estimates) {
-            if skipping.contains(task.key) {
+            if skipping.contains(key(task)) {
                 done += 1
                 continue
             }

@@ -88,7 +88,7 @@ struct Profile: ParsableCommand {
     /// The settings this invocation profiles with (`--quick` lowers the repeat defaults).
     func settings() throws -> ProfileSettings {
         let levels: [ContentionLevel]
-        do { levels = try ContentionLevel.parseList(contention) } catch { throw CLIError(message: "\(error)") }
+        levels = try ContentionLevel.parseList(contention)
         let minimum = minRepeats ?? (quick ? 2 : 3)
         return ProfileSettings(threads: try parseIntList(threads, option: "--threads"), contention: levels, quick: quick,
                                ciTarget: ciTarget, minRepeats: minimum, maxRepeats: max(minimum, maxRepeats ?? (quick ? 5 : 15)),
@@ -129,7 +129,7 @@ struct Profile: ParsableCommand {
         do {
             measured = try profiler.run(
                 skipping: skipping,
-                startLoad: { level in throw ProfilerError.contentionUnavailable(level.description) },
+                startLoad: { level in try BackgroundLoadHandle.start(level) },
                 store: { try database.insertSamples($0, run: runID, device: device.id) },
                 progress: bar.show,
                 stop: { ProfileSignals.received != 0 })
@@ -182,9 +182,14 @@ enum ProfileSignals {
     static var received: Int32 { signal.load(ordering: .relaxed) }
 
     static func install() {
+        var mask = sigset_t()
+        sigemptyset(&mask)
         for s in [SIGINT, SIGTERM] {
             Foundation.signal(s) { number in ProfileSignals.signal.store(number, ordering: .relaxed) }
+            sigaddset(&mask, s)
         }
+        // A parent may hand down a mask that blocks them (test runners and some supervisors do).
+        sigprocmask(SIG_UNBLOCK, &mask, nil)
     }
 }
 
