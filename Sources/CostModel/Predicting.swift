@@ -17,6 +17,10 @@ public struct PlanQuery: Sendable, Equatable {
     public var newTokens: Int
     public var threads: Int
     public var contention: ContentionLevel
+    /// Visual tokens the decoder sees after PruMerge / PruMerge+ when known (the engine's
+    /// `AdaptiveDecision.imageTokensAfterSelection`); nil = the typical count (see
+    /// `RequestWalk.typicalImageTokens`). Ignored for other token selections.
+    public var imageTokens: Int? = nil
 
     public init(config: LlavaConfig, plan: ExecutionPlan?, layout: KnobLayout, promptTokens: Int, hasImage: Bool = true,
                 newTokens: Int, threads: Int, contention: ContentionLevel = .idle) {
