@@ -17,7 +17,8 @@ struct Adallava: ParsableCommand {
         Errors in user input (files, configs, tensors, tokens) are printed as one line on \
         standard error and exit with status 2.
         """,
-        subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self]
+        subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self,
+                      Device.self]
     )
 }
 
