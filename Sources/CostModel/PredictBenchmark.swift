@@ -107,6 +107,7 @@ public enum PredictBenchmark {
             var q = PlanQuery(config: model.config, plan: plan, layout: model.layout, promptTokens: c.promptTokens,
                               hasImage: true, newTokens: r.tokens.count, threads: threads, contention: contention)
             q.imageTokens = r.adaptive?.imageTokensAfterSelection
+            q.latencyToken = r.adaptive?.latencyToken ?? false
             let p = try predictor.predict(q)
             out.append(PredictCaseResult(index: i, plan: plan?.description ?? "full", budget: c.budget,
                                          promptTokens: c.promptTokens, newTokens: r.tokens.count,

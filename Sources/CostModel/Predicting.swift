@@ -21,6 +21,9 @@ public struct PlanQuery: Sendable, Equatable {
     /// `AdaptiveDecision.imageTokensAfterSelection`); nil = the typical count (see
     /// `RequestWalk.typicalImageTokens`). Ignored for other token selections.
     public var imageTokens: Int? = nil
+    /// Whether the scheduler's latency token is appended to the prompt (a budget strictly
+    /// between no and all knobs, with scheduler weights): one more token through every layer.
+    public var latencyToken: Bool = false
 
     public init(config: LlavaConfig, plan: ExecutionPlan?, layout: KnobLayout, promptTokens: Int, hasImage: Bool = true,
                 newTokens: Int, threads: Int, contention: ContentionLevel = .idle) {

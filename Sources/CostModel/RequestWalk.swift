@@ -55,7 +55,7 @@ enum RequestWalk {
             let ishape = OpShape(tokens: Double(image), context: Double(image), heads: 0, neurons: 0)
             runs.append(OpRun(key: key(.projector, .prefill), shape: ishape, count: 1, firstToken: true))
         }
-        var seq = q.promptTokens + image
+        var seq = q.promptTokens + image + (q.latencyToken ? 1 : 0)
         runs.append(OpRun(key: key(.llmEmbed, .prefill), shape: flat(seq), count: 1, firstToken: true))
         let steps = q.newTokens - 1
         var decode: [OpRun] = []

@@ -1,4 +1,7 @@
 import AdaptiveInference
+import Contention
+import CostModel
+import ProfileStore
 import ArgumentParser
 import Foundation
 import LLaVAModel
@@ -18,7 +21,7 @@ struct Adallava: ParsableCommand {
         standard error and exit with status 2.
         """,
         subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self,
-                      Device.self]
+                      Device.self, Fit.self, Predict.self]
     )
 }
 
@@ -32,6 +35,12 @@ enum Main {
         } catch let error as LLaVAModelError {
             fail("\(error)")
         } catch let error as AdaptiveError {
+            fail("\(error)")
+        } catch let error as CostModelError {
+            fail("\(error)")
+        } catch let error as ProfileStoreError {
+            fail("\(error)")
+        } catch let error as ContentionError {
             fail("\(error)")
         } catch let error as CLIError {
             fail(error.message)
