@@ -26,7 +26,7 @@ public struct ModelDims: Codable, Sendable, Equatable {
 
 /// Where an op runs: new tokens, keys attended, active heads and neurons. Doubles, so a run of
 /// decode steps can be summarised by its mean context (every decode feature is affine in it).
-public struct OpShape: Sendable, Equatable {
+public struct OpShape: Sendable, Hashable {
     public var tokens: Double, context: Double, heads: Double, neurons: Double
     public init(tokens: Double, context: Double, heads: Double, neurons: Double) {
         self.tokens = tokens; self.context = context; self.heads = heads; self.neurons = neurons

@@ -66,11 +66,14 @@ public struct OpModel: Codable, Sendable, Equatable {
     /// the safety margin the planner adds. Nil until cross-validation has run.
     public var marginIdle: Double?
     public var marginContended: Double?
+    /// A tenth of the fastest idle point: the least a prediction can be. A straight line
+    /// extrapolated below the profiled shapes can reach zero or below; time cannot.
+    public var floorMs: Double = 0
 
     enum CodingKeys: String, CodingKey {
         case key, fit, features, coefficients, slowdown
         case idlePoints = "idle_points", contendedPoints = "contended_points", tokens, context
-        case marginIdle = "margin_idle", marginContended = "margin_contended"
+        case marginIdle = "margin_idle", marginContended = "margin_contended", floorMs = "floor_ms"
     }
 
     /// Predicted milliseconds for `count` runs whose summed shape features are `row`.
@@ -80,8 +83,7 @@ public struct OpModel: Codable, Sendable, Equatable {
         let z = terms.row(level, threads: key.threads, flops: row.flops, bytes: row.bytes)
         var factor = 1.0
         for (j, g) in slowdown.enumerated() where j < z.count { factor += g * z[j] }
-        // A linear fit can go negative far outside its range; time cannot.
-        return max(idle, 1e-6) * max(factor, 0.5)
+        return max(idle, floorMs, 1e-9) * max(factor, 0.5)
     }
 
     /// Fits `samples` (all of one key) with `kind`: idle coefficients on the idle points,
@@ -104,7 +106,8 @@ public struct OpModel: Codable, Sendable, Equatable {
         for (i, j) in keep.enumerated() { coefficients[j] = solved[i] }
         var model = OpModel(key: key, fit: kind, features: names, coefficients: coefficients,
                             slowdown: [0, 0, 0], idlePoints: idle.count, contendedPoints: contended.count,
-                            tokens: range(samples.map(\.tokens)), context: range(samples.map(\.context)))
+                            tokens: range(samples.map(\.tokens)), context: range(samples.map(\.context)),
+                            floorMs: 0.1 * (idle.map(\.stats.medianMs).min() ?? 0))
         if !contended.isEmpty { model.slowdown = try fitSlowdown(model, contended, dims: dims, terms: terms) }
         return model
     }

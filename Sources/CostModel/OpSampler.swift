@@ -79,10 +79,12 @@ public struct OpSampler {
     }
 
     /// A small idle grid over every op the request walk needs: prefill over `prompts` (plus the
-    /// image tokens), decode over `contexts`, all and half of the H units, at `threads`.
-    public func quickProfile(prompts: [Int], contexts: [Int], threads: Int, repeats: Int) -> [ProfileSample] {
+    /// image tokens), decode over `contexts`, with `units` H units active (default: all and
+    /// half), at `threads`.
+    public func quickProfile(prompts: [Int], contexts: [Int], units: [Int]? = nil, threads: Int, repeats: Int) -> [ProfileSample] {
         let c = model.config, image = c.imageFeatureTokens, vt = c.visionConfig.numPatches + 1
-        let all = model.layout.unitsPerLayer, fractions = Array(Set([all, max(1, all / 2)])).sorted()
+        let all = model.layout.unitsPerLayer
+        let fractions = units ?? Array(Set([all, max(1, all / 2)])).sorted()
         var out = [sample(.visionEmbed, .prefill, tokens: vt, threads: threads, repeats: repeats),
                    sample(.visionBlock, .prefill, tokens: vt, threads: threads, repeats: repeats),
                    sample(.lmHead, .prefill, tokens: 1, threads: threads, repeats: repeats),

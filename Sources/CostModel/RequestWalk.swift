@@ -81,12 +81,19 @@ enum RequestWalk {
             runs += decode
             runs.append(OpRun(key: key(.lmHead, .decode), shape: flat(1), count: steps, firstToken: false))
         }
-        return runs.map { r in
-            var r = r
+        // Layers with the same shape become one run with a count: every feature is linear in
+        // the count and the contention term depends only on ratios, so the sum is exact, and a
+        // full 32-layer plan costs a handful of evaluations instead of a hundred.
+        var merged: [OpRun] = [], index: [MergeKey: Int] = [:]
+        for var r in runs {
             if r.key.op == .llmEmbed || r.key.op == .lmHead { r.shape.heads = Double(t.numAttentionHeads); r.shape.neurons = Double(t.intermediateSize) }
-            return r
+            let k = MergeKey(key: r.key, shape: r.shape)
+            if let i = index[k] { merged[i].count += r.count } else { index[k] = merged.count; merged.append(r) }
         }
+        return merged
     }
+
+    private struct MergeKey: Hashable { var key: OpKey; var shape: OpShape }
 
     /// Active query heads and MLP neurons of decoder layer `layer` under `plan` (all without one).
     static func active(_ plan: ExecutionPlan?, layer: Int, layout: KnobLayout) -> (heads: Int, neurons: Int) {
@@ -135,5 +142,30 @@ extension CostModel: PlanLatencyPredicting {
         let breakdown = order.map { OpPrediction(op: $0.op, phase: $0.phase, count: byKey[$0]!.count, ms: byKey[$0]!.ms) }
         return LatencyPrediction(totalMs: total, prefillMs: first, breakdown: breakdown,
                                  relativeMargin: total > 0 ? weightedMargin / total : 0)
+    }
+}
+
+extension CostModel {
+    /// The ops of `q` whose shape lies outside what the profile measured (prompt tokens or KV
+    /// context beyond the profiled range, or background load beyond the profiled levels): the
+    /// linear model extrapolates there. One readable line each; empty when all interpolate.
+    public func extrapolations(_ q: PlanQuery) throws -> [String] {
+        let th = q.threads
+        let split = has(OpKey(op: .llmAttention, phase: .prefill, threads: th)) && has(OpKey(op: .llmMLP, phase: .prefill, threads: th))
+        var out: [String] = []
+        for run in try RequestWalk.runs(q, useBlock: !split) {
+            guard let m = ops.first(where: { $0.key == run.key }) else { continue }
+            let size = run.key.phase == .decode ? run.shape.context : run.shape.tokens
+            let range = run.key.phase == .decode ? m.context : m.tokens
+            if size < Double(range.lowerBound) - 0.5 || size > Double(range.upperBound) + 0.5 {
+                let line = "\(run.key): \(run.key.phase == .decode ? "mean context" : "tokens") \(Int(size.rounded())) outside the profiled \(range.lowerBound)…\(range.upperBound)"
+                if !out.contains(line) { out.append(line) }
+            }
+            if !q.contention.isIdle && m.contendedPoints == 0 {
+                let line = "\(run.key): no contended points profiled, background load ignored"
+                if !out.contains(line) { out.append(line) }
+            }
+        }
+        return out
     }
 }

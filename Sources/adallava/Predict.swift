@@ -92,10 +92,13 @@ struct Predict: ParsableCommand {
         if !level.isIdle, cm.model.ops.allSatisfy({ $0.contendedPoints == 0 }) {
             progress("note: the profile has no contended points; this prediction ignores the background load")
         }
+        let extrapolated = try cm.model.extrapolations(query)
+        for line in extrapolated.prefix(5) { progress("extrapolates: \(line)") }
         let report = PredictReport(device: device.id, model: model, fittedModelID: cm.id, plan: plan?.description ?? "full",
                                    budget: adaptiveFlags.plan == nil ? adaptiveFlags.budget : nil,
                                    latencyToken: latencyToken, promptTokens: promptTokens, newTokens: newTokens,
-                                   threads: query.threads, contention: level.description, prediction: p)
+                                   threads: query.threads, contention: level.description, prediction: p,
+                                   extrapolates: extrapolated)
         if output.json {
             print(try jsonString(report))
             return
@@ -123,9 +126,11 @@ struct PredictReport: Encodable {
     var threads: Int
     var contention: String
     var prediction: LatencyPrediction
+    /// Ops whose shape or load lies outside the profile (the model extrapolates there).
+    var extrapolates: [String]
     enum CodingKeys: String, CodingKey {
         case device, model, fittedModelID = "fitted_model_id", plan, budget, latencyToken = "latency_token"
-        case promptTokens = "prompt_tokens", newTokens = "new_tokens", threads, contention, prediction
+        case promptTokens = "prompt_tokens", newTokens = "new_tokens", threads, contention, prediction, extrapolates
     }
 }
 

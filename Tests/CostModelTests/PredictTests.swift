@@ -86,6 +86,16 @@ import Testing
         }
     }
 
+    @Test func saysWhichOpsExtrapolate() throws {
+        #expect(try Self.fitted.extrapolations(query(nil, prompt: 100)).isEmpty)
+        let long = try Self.fitted.extrapolations(query(nil, prompt: 1500))
+        #expect(long.contains { $0.contains("llm.attn prefill") && $0.contains("outside the profiled") }, "\(long)")
+        var idleOnly = Self.fitted
+        for i in idleOnly.ops.indices { idleOnly.ops[i].contendedPoints = 0 }
+        #expect(try idleOnly.extrapolations(query(nil, contention: .init(cpuBusyCores: 1, memBandwidthGBps: 0)))
+            .contains { $0.contains("no contended points") })
+    }
+
     @Test func budgetsBecomeTheEngineSPlanSize() throws {
         let (plan, token) = try BudgetPlan.resolve(budget: 0.75, mode: .layers, tokenSelection: .none, layout: layout,
                                                    ranking: .defaultOrder)
