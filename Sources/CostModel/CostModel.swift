@@ -92,9 +92,12 @@ public struct FitReport: Codable, Sendable, Equatable {
         public var extrapolation: SplitMetrics
         /// k-fold share within ±10% of every fit kind tried, to show why `fit` won.
         public var candidates: [String: Double]
+        /// Median over the points of the measurement's own std/median: the noise floor. When
+        /// the repeats of one point scatter by 10%, no model predicts them within ±10%.
+        public var measurementCV: Double
         enum CodingKeys: String, CodingKey {
             case op, phase, threads, fit, idlePoints = "idle_points", contendedPoints = "contended_points"
-            case kfold, extrapolation, candidates
+            case kfold, extrapolation, candidates, measurementCV = "measurement_cv"
         }
     }
     public struct Skipped: Codable, Sendable, Equatable {
@@ -159,7 +162,8 @@ extension CostModel {
             ops.append(fitted)
             rows.append(.init(op: key.op, phase: key.phase, threads: key.threads, fit: kind,
                               idlePoints: fitted.idlePoints, contendedPoints: fitted.contendedPoints,
-                              kfold: SplitMetrics(res), extrapolation: SplitMetrics(extra), candidates: candidates))
+                              kfold: SplitMetrics(res), extrapolation: SplitMetrics(extra), candidates: candidates,
+                              measurementCV: medianCV(points)))
         }
         guard !ops.isEmpty else {
             throw CostModelError.noSamples("no op of '\(model)' has an idle point to fit: " + skipped.map(\.reason).joined(separator: "; "))
@@ -173,6 +177,12 @@ extension CostModel {
                                extrapolation: SplitMetrics(allX), meetsTargets: meets,
                                relativeMarginIdle: mIdle, relativeMarginContended: mCont)
         return (cm, report)
+    }
+
+    /// Median of std/median over `points`.
+    static func medianCV(_ points: [ProfileSample]) -> Double {
+        let cv = points.map { $0.stats.stdMs / $0.stats.medianMs }.filter(\.isFinite).sorted()
+        return cv.isEmpty ? 0 : quantile(sorted: cv, 0.5)
     }
 
     /// P95 of the held-out shortfall, never negative (a model that over-predicts needs no margin).

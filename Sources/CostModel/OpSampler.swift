@@ -85,30 +85,23 @@ public struct OpSampler {
         let c = model.config, image = c.imageFeatureTokens, vt = c.visionConfig.numPatches + 1
         let all = model.layout.unitsPerLayer
         let fractions = units ?? Array(Set([all, max(1, all / 2)])).sorted()
-        var out = [sample(.visionEmbed, .prefill, tokens: vt, threads: threads, repeats: repeats),
-                   sample(.visionBlock, .prefill, tokens: vt, threads: threads, repeats: repeats),
-                   sample(.lmHead, .prefill, tokens: 1, threads: threads, repeats: repeats),
-                   sample(.lmHead, .decode, tokens: 1, context: 1, threads: threads, repeats: repeats),
-                   sample(.llmEmbed, .decode, tokens: 1, context: 1, threads: threads, repeats: repeats)]
-        for n in Set([max(1, image / 8), max(1, image / 2), image]).sorted() {
-            out.append(sample(.projector, .prefill, tokens: n, threads: threads, repeats: repeats))
-        }
+        typealias Point = (op: OpName, phase: Phase, tokens: Int, context: Int?, units: Int?)
+        var points: [Point] = [(.visionEmbed, .prefill, vt, nil, nil), (.visionBlock, .prefill, vt, nil, nil),
+                               (.lmHead, .prefill, 1, nil, nil), (.lmHead, .decode, 1, 1, nil), (.llmEmbed, .decode, 1, 1, nil)]
+        for n in Set([max(1, image / 8), max(1, image / 2), image]).sorted() { points.append((.projector, .prefill, n, nil, nil)) }
         for p in prompts {
-            out.append(sample(.llmEmbed, .prefill, tokens: p + image, threads: threads, repeats: repeats))
-            for u in fractions {
-                for op in [OpName.llmAttention, .llmMLP] {
-                    out.append(sample(op, .prefill, tokens: p + image, units: u, threads: threads, repeats: repeats))
-                }
-            }
+            points.append((.llmEmbed, .prefill, p + image, nil, nil))
+            for u in fractions { for op in [OpName.llmAttention, .llmMLP] { points.append((op, .prefill, p + image, nil, u)) } }
         }
         for ctx in contexts {
-            for u in fractions {
-                for op in [OpName.llmAttention, .llmMLP] {
-                    out.append(sample(op, .decode, tokens: 1, context: ctx, units: u, threads: threads, repeats: repeats))
-                }
-            }
+            for u in fractions { for op in [OpName.llmAttention, .llmMLP] { points.append((op, .decode, 1, ctx, u)) } }
         }
-        return out
+        // Shuffled (fixed seed) so a change in machine load during the run shows up as noise
+        // spread over all shapes, not as a slope along the prompt length.
+        var rng = SplitMix64(seed: 42)
+        return points.shuffled(using: &rng).map {
+            sample($0.op, $0.phase, tokens: $0.tokens, context: $0.context, units: $0.units, threads: threads, repeats: repeats)
+        }
     }
 
     private static func input(rows: Int, width: Int) -> Tensor {

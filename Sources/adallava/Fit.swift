@@ -90,19 +90,20 @@ struct Fit: ParsableCommand {
     private func printReport(_ f: FitOutput, device: String) {
         let r = f.report
         print("cost model of \(f.model) on \(device) (\(r.folds)-fold; ±10% = share within ±10%, fractions)")
-        let header = ["op", "phase", "thr", "fit", "idle pts", "cont pts", "idle ±10%", "idle MAPE", "idle P95",
+        let header = ["op", "phase", "thr", "fit", "idle pts", "cont pts", "meas CV", "idle ±10%", "idle MAPE", "idle P95",
                       "cont ±10%", "cont MAPE", "cont P95", "extrap idle ±10%", "extrap cont ±10%"]
         var rows = r.ops.map { o in
             [o.op.rawValue, o.phase.rawValue, "\(o.threads)", o.fit.rawValue, "\(o.idlePoints)", "\(o.contendedPoints)",
-             pct(o.kfold.idle?.within10), pct(o.kfold.idle?.mape), pct(o.kfold.idle?.p95),
+             pct(o.measurementCV), pct(o.kfold.idle?.within10), pct(o.kfold.idle?.mape), pct(o.kfold.idle?.p95),
              pct(o.kfold.contended?.within10), pct(o.kfold.contended?.mape), pct(o.kfold.contended?.p95),
              pct(o.extrapolation.idle?.within10), pct(o.extrapolation.contended?.within10)]
         }
-        rows.append(["overall", "", "", "", "\(r.kfold.idle?.points ?? 0)", "\(r.kfold.contended?.points ?? 0)",
+        rows.append(["overall", "", "", "", "\(r.kfold.idle?.points ?? 0)", "\(r.kfold.contended?.points ?? 0)", "",
                      pct(r.kfold.idle?.within10), pct(r.kfold.idle?.mape), pct(r.kfold.idle?.p95),
                      pct(r.kfold.contended?.within10), pct(r.kfold.contended?.mape), pct(r.kfold.contended?.p95),
                      pct(r.extrapolation.idle?.within10), pct(r.extrapolation.contended?.within10)])
         print(markdownTable(header: header, rows: rows))
+        print("meas CV: median std/median of the repeats at one point (the noise floor no fit gets under)")
         for s in r.skipped { print("not fitted: \(s.op.rawValue) \(s.phase.rawValue) t\(s.threads): \(s.reason)") }
         print("held-out within ±10%: idle \(pct(r.kfold.idle?.within10)) (target 0.99), contended \(pct(r.kfold.contended?.within10)) (target 0.95): \(r.meetsTargets ? "meets the targets" : "BELOW target")")
         print("safety margin (P95 of held-out measured/predicted − 1): idle \(pct(r.relativeMarginIdle)), contended \(pct(r.relativeMarginContended))")

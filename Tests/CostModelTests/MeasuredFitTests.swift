@@ -28,17 +28,20 @@ import Testing
 
     @Test func aQuickSelfProfilePredictsTheRealEngine() throws {
         let sampler = OpSampler(model: Self.model, name: "tiny")
+        // Other tests run the engine at the same time: the fastest repeat is the estimate least
+        // disturbed by them, for the profile and for the engine alike.
         let rows = sampler.quickProfile(prompts: [8, 32, 64, 128], contexts: [16, 64, 128, 256], threads: 1, repeats: 5)
+            .map { r in var r = r; r.stats.medianMs = r.stats.minMs; return r }
         let (cm, _) = try CostModel.fit(samples: rows, model: "tiny", config: Self.model.config, options: FitOptions(cores: 2))
         let cases = PredictBenchmark.randomCases(layout: Self.model.layout, count: 4, seed: 3, prompt: 8...96, newTokens: 2...8)
-        let results = try PredictBenchmark.run(model: Self.model, predictor: cm, cases: cases, threads: 1, repeats: 3)
-        #expect(results.count == 4)
-        #expect(results.allSatisfy { $0.measuredMs > 0 && $0.predictedMs > 0 && $0.predictedTTFTMs < $0.predictedMs })
-        // Real engine vs model: the typical request within a factor of 3 even on a machine with
-        // a load average of 9 (tiny's ops take microseconds, so scheduler hiccups dominate;
-        // `bench predict` on tinyllava is the real accuracy check). Catches wrong layer counts,
-        // units or walks, not 10% errors.
-        let ratios = results.map { $0.predictedMs / $0.measuredMs }.sorted()
-        #expect(ratios[ratios.count / 2] > 0.33 && ratios[ratios.count / 2] < 3, "\(results)")
+        let runs = try (0..<3).map { _ in try PredictBenchmark.run(model: Self.model, predictor: cm, cases: cases, threads: 1) }
+        let fastest = cases.indices.map { i in runs.map { $0[i] }.min { $0.measuredMs < $1.measuredMs }! }
+        #expect(fastest.allSatisfy { $0.measuredMs > 0 && $0.predictedMs > 0 && $0.predictedTTFTMs < $0.predictedMs })
+        // Real engine vs model: the typical request within a factor of 2 on a machine with a
+        // load average of 6–9 (tiny's ops take microseconds, so scheduler hiccups dominate;
+        // `bench predict` on tinyllava is the real accuracy check). Catches wrong units or a
+        // walk that misses whole parts of the request, not 10% errors.
+        let ratios = fastest.map { $0.predictedMs / $0.measuredMs }.sorted()
+        #expect(ratios[ratios.count / 2] > 0.5 && ratios[ratios.count / 2] < 2, "\(fastest)")
     }
 }
