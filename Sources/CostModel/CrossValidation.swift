@@ -10,7 +10,11 @@ enum CrossValidation {
                       dims: ModelDims, terms: ContentionTerms) -> [Residual] {
         guard samples.count >= 2 else { return [] }
         var rng = SplitMix64(seed: seed ^ UInt64(truncatingIfNeeded: key.hashValueStable))
-        let order = Array(samples.indices).shuffled(using: &rng)
+        // Stratified: idle and contended points are dealt round-robin separately, so every
+        // training part keeps most of the idle points the idle fit needs.
+        let idle = samples.indices.filter { OpModel.level(samples[$0]).isIdle }
+        let contended = samples.indices.filter { !OpModel.level(samples[$0]).isIdle }
+        let order = idle.shuffled(using: &rng) + contended.shuffled(using: &rng)
         let folds = min(k, samples.count)
         var out: [Residual] = []
         for f in 0..<folds {
@@ -36,7 +40,10 @@ enum CrossValidation {
 
     private static func residuals(_ key: OpKey, train: [ProfileSample], test: [ProfileSample], kind: FitKind,
                                   dims: ModelDims, terms: ContentionTerms) -> [Residual] {
-        guard let model = try? OpModel.fit(key, train, kind: kind, dims: dims, terms: terms) else { return [] }
+        // A kind that cannot fit this fold (robust with as many points as coefficients) falls
+        // back to the relative fit, so every kind is scored on the same held-out points.
+        guard let model = (try? OpModel.fit(key, train, kind: kind, dims: dims, terms: terms))
+            ?? (try? OpModel.fit(key, train, kind: .relative, dims: dims, terms: terms)) else { return [] }
         return test.map { s in
             let p = model.predict(OpFeatures.row(key.op, key.phase, OpModel.shape(s), dims), level: OpModel.level(s), terms: terms)
             return Residual(error: p / s.stats.medianMs - 1, contended: !OpModel.level(s).isIdle)

@@ -62,6 +62,10 @@ public struct OpModel: Codable, Sendable, Equatable {
     /// Profiled shape ranges: predictions outside them extrapolate.
     public var tokens: ClosedRange<Int>
     public var context: ClosedRange<Int>
+    /// Profiled active heads and neurons: a feature that never varied was fitted into the
+    /// intercept, so a plan outside these ranges extrapolates.
+    public var heads: ClosedRange<Int>
+    public var neurons: ClosedRange<Int>
     /// Upper quantile (P95) of held-out `measured/predicted − 1` at idle and under contention:
     /// the safety margin the planner adds. Nil until cross-validation has run.
     public var marginIdle: Double?
@@ -72,7 +76,7 @@ public struct OpModel: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case key, fit, features, coefficients, slowdown
-        case idlePoints = "idle_points", contendedPoints = "contended_points", tokens, context
+        case idlePoints = "idle_points", contendedPoints = "contended_points", tokens, context, heads, neurons
         case marginIdle = "margin_idle", marginContended = "margin_contended", floorMs = "floor_ms"
     }
 
@@ -107,6 +111,7 @@ public struct OpModel: Codable, Sendable, Equatable {
         var model = OpModel(key: key, fit: kind, features: names, coefficients: coefficients,
                             slowdown: [0, 0, 0], idlePoints: idle.count, contendedPoints: contended.count,
                             tokens: range(samples.map(\.tokens)), context: range(samples.map(\.context)),
+                            heads: range(samples.map(\.heads)), neurons: range(samples.map(\.neurons)),
                             floorMs: 0.1 * (idle.map(\.stats.medianMs).min() ?? 0))
         if !contended.isEmpty { model.slowdown = try fitSlowdown(model, contended, dims: dims, terms: terms) }
         return model
@@ -128,11 +133,18 @@ public struct OpModel: Codable, Sendable, Equatable {
         // Rank deficiency (e.g. only one busy-core level, so overload ∝ busy share) is left to
         // GSL's SVD, which returns the minimum-norm solution; predictions inside the profiled
         // levels are the same either way.
-        let keep = Array(used.prefix(points.count))
-        // The robust kind stays robust here: a hiccup under contention must not move γ.
-        let system = LinearSystem(rows: z.map { r in keep.map { r[$0] } }, y: s)
-        let g = m.fit == .robust && points.count > keep.count
-            ? try system.solve(.robust, unweighted: true) : try system.solve(.ols)
+        let keep = used
+        var system = LinearSystem(rows: z.map { r in keep.map { r[$0] } }, y: s)
+        let g: [Double]
+        if m.fit == .robust && points.count > keep.count {
+            // The robust kind stays robust here: a hiccup under contention must not move γ.
+            g = try system.solve(.robust, unweighted: true)
+        } else {
+            // Fewer levels than terms (e.g. one held out): zero rows change no residual but let
+            // GSL's SVD return the minimum-norm γ instead of dropping a term outright.
+            while system.rows.count < keep.count { system.rows.append(keep.map { _ in 0 }); system.y.append(0) }
+            g = try system.solve(.ols)
+        }
         var out = [0.0, 0, 0]
         for (i, j) in keep.enumerated() { out[j] = g[i] }
         return out

@@ -161,6 +161,12 @@ extension CostModel {
                 let line = "\(run.key): \(run.key.phase == .decode ? "mean context" : "tokens") \(Int(size.rounded())) outside the profiled \(range.lowerBound)…\(range.upperBound)"
                 if !out.contains(line) { out.append(line) }
             }
+            let isLLM = [.llmAttention, .llmMLP, .llmBlock].contains(run.key.op)
+            let heads = Int(run.shape.heads.rounded()), neurons = Int(run.shape.neurons.rounded())
+            if isLLM && (!m.heads.contains(heads) || !m.neurons.contains(neurons)) {
+                let line = "\(run.key): \(heads) heads / \(neurons) neurons outside the profiled \(m.heads.lowerBound)…\(m.heads.upperBound) / \(m.neurons.lowerBound)…\(m.neurons.upperBound)"
+                if !out.contains(line) { out.append(line) }
+            }
             if !q.contention.isIdle && m.contendedPoints == 0 {
                 let line = "\(run.key): no contended points profiled, background load ignored"
                 if !out.contains(line) { out.append(line) }

@@ -90,6 +90,10 @@ import Testing
         #expect(try Self.fitted.extrapolations(query(nil, prompt: 100)).isEmpty)
         let long = try Self.fitted.extrapolations(query(nil, prompt: 1500))
         #expect(long.contains { $0.contains("llm.attn prefill") && $0.contains("outside the profiled") }, "\(long)")
+        var fullOnly = Self.fitted
+        for i in fullOnly.ops.indices { fullOnly.ops[i].heads = 32...32 }
+        let units = Array(0..<(layout.knobCount(.heads) / 2))
+        #expect(try fullOnly.extrapolations(query(.enabling(units, layout: layout, mode: .heads))).contains { $0.contains("heads") })
         var idleOnly = Self.fitted
         for i in idleOnly.ops.indices { idleOnly.ops[i].contendedPoints = 0 }
         #expect(try idleOnly.extrapolations(query(nil, contention: .init(cpuBusyCores: 1, memBandwidthGBps: 0)))
