@@ -16,6 +16,14 @@ struct OpRun {
 /// each decoder layer the plan runs over the prompt (FastV shrinks the sequence from layer K
 /// on; PruMerge shrinks the image tokens), `lm_head` of the last position, then `newTokens − 1`
 /// decode steps whose context grows by one each step.
+///
+/// The shapes it asks the profile for (the profiler's row conventions): vision ops at
+/// `tokens = patches + 1` (577), phase prefill; projector at the image tokens (576, fewer after
+/// PruMerge); `llm.embed` at the sequence length (prefill) or 1 (decode); decoder ops at
+/// `tokens = context = sequence` in prefill and `tokens = 1, context = KV length` in decode,
+/// with the plan's active heads and neurons; `lm_head` at 1 token in both phases (either
+/// phase's fit serves the other). Token-selection overhead (FastV's attention probe,
+/// PruMerge's merge) and plan building are not modelled: they are small next to the blocks.
 enum RequestWalk {
     /// Typical visual tokens kept by PruMerge (≈5.5% of 576 = 32, the paper's average) and
     /// PruMerge+ (≈25% = 144), plus the extra merged token both append. The real count depends

@@ -100,6 +100,20 @@ import Testing
             .contains { $0.contains("no contended points") })
     }
 
+    @Test func aProfileOfWholeBlocksServesToo() throws {
+        let p = SyntheticProfile()
+        let ops: [(OpName, Phase)] = [(.visionEmbed, .prefill), (.visionBlock, .prefill), (.projector, .prefill),
+                                      (.llmEmbed, .prefill), (.llmEmbed, .decode), (.llmBlock, .prefill), (.llmBlock, .decode),
+                                      (.lmHead, .decode)]
+        let (blocks, _) = try CostModel.fit(samples: p.samples(ops: ops), model: "tinyllava-1.1b", config: p.config,
+                                            options: FitOptions(cores: 2))
+        let pb = try blocks.predict(query(nil))
+        #expect(pb.breakdown.first { $0.op == .llmBlock && $0.phase == .prefill }?.count == config.textConfig.numHiddenLayers)
+        #expect(!pb.breakdown.contains { $0.op == .llmAttention })
+        // lm_head of the last prompt position is predicted from its decode fit (same work).
+        #expect(pb.breakdown.contains { $0.op == .lmHead && $0.phase == .prefill })
+    }
+
     @Test func budgetsBecomeTheEngineSPlanSize() throws {
         let (plan, token) = try BudgetPlan.resolve(budget: 0.75, mode: .layers, tokenSelection: .none, layout: layout,
                                                    ranking: .defaultOrder)
