@@ -110,7 +110,8 @@ public struct FitReport: Codable, Sendable, Equatable {
     public var skipped: [Skipped]
     public var kfold: SplitMetrics
     public var extrapolation: SplitMetrics
-    /// ≥ 99% within ±10% idle and ≥ 95% contended (k-fold), where there are such points.
+    /// ≥ 99% within ±10% idle and ≥ 95% contended (k-fold), where there are such points;
+    /// false when nothing could be held out.
     public var meetsTargets: Bool
     public var relativeMarginIdle: Double
     public var relativeMarginContended: Double
@@ -170,7 +171,9 @@ extension CostModel {
         }
         let kfold = SplitMetrics(allK)
         let mIdle = margin(allK.filter { !$0.contended }) ?? 0, mCont = margin(allK.filter(\.contended)) ?? mIdle
-        let meets = (kfold.idle.map { $0.within10 >= 0.99 } ?? true) && (kfold.contended.map { $0.within10 >= 0.95 } ?? true)
+        // Nothing held out (every op profiled at one point) proves nothing: not met.
+        let meets = kfold.all != nil && (kfold.idle.map { $0.within10 >= 0.99 } ?? true)
+            && (kfold.contended.map { $0.within10 >= 0.95 } ?? true)
         let cm = CostModel(version: formatVersion, model: model, dims: dims, contention: terms, ops: ops,
                            marginIdle: mIdle, marginContended: mCont, trainingRuns: trainingRuns)
         let report = FitReport(model: model, folds: options.folds, ops: rows, skipped: skipped, kfold: kfold,
