@@ -1,6 +1,7 @@
 import AdaptiveInference
 import ArgumentParser
 import Contention
+import CostModel
 import Foundation
 import LLaVAModel
 import ProfileStore
@@ -19,8 +20,8 @@ struct Adallava: ParsableCommand {
         Errors in user input (files, configs, tensors, tokens) are printed as one line on \
         standard error and exit with status 2.
         """,
-        subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self, Trace.self, Stress.self,
-                      Device.self, Profile.self, Export.self]
+        subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self,
+                      Device.self, Profile.self, Export.self, Fit.self, Predict.self, Trace.self, Stress.self]
     )
 }
 
@@ -35,9 +36,11 @@ enum Main {
             fail("\(error)")
         } catch let error as AdaptiveError {
             fail("\(error)")
-        } catch let error as ContentionError {
+        } catch let error as CostModelError {
             fail("\(error)")
         } catch let error as ProfileStoreError {
+            fail("\(error)")
+        } catch let error as ContentionError {
             fail("\(error)")
         } catch let error as CLIError {
             fail(error.message)
