@@ -51,9 +51,18 @@ public struct ModelSpec: Sendable {
         guard let available = availableBytes else { return }
         let required = requiredBytes(contextTokens: contextTokens)
         if required > available {
+            // Name the narrowest format that would fit, if one would.
+            let narrower = WeightDType.allCases.filter { $0.bytesPerWeight < dtype.bytesPerWeight }
+                .sorted { $0.bytesPerWeight > $1.bytesPerWeight }
+                .first { d in
+                    var spec = self
+                    spec.dtype = d
+                    return spec.requiredBytes(contextTokens: contextTokens) <= available
+                }
+            let formats = narrower.map { "hold the decoder's weights as --dtype \($0.rawValue), or " } ?? ""
             throw LLaVAModelError.doesNotFit(
                 model: name, requiredBytes: required, availableBytes: available,
-                hint: "use a smaller preset (\(Preset.tinyllava1_1b.rawValue), \(Preset.tiny.rawValue)) for end-to-end runs; a preset this size can still be measured one block at a time")
+                hint: "\(formats)use a smaller preset (\(Preset.tinyllava1_1b.rawValue), \(Preset.tiny.rawValue)) for end-to-end runs; a preset this size can still be measured one block at a time")
         }
     }
 
