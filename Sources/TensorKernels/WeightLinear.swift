@@ -1,3 +1,4 @@
+import Dispatch
 import CWeightKernels
 
 // Linear layers on `WeightMatrix` weights. fp32 weights take the `Tensor` paths unchanged
@@ -89,7 +90,7 @@ extension WeightMatrix {
         case .bf16(let bits):
             bits.withUnsafeBufferPointer { w in
                 let ws = UncheckedSendable(w.baseAddress! + rows.lowerBound * cols + columns.lowerBound)
-                parallelChunks(rows.count, minimumPerWorker: perWorker) { part in
+                balancedChunks(rows.count, minimumPerChunk: perWorker) { part in
                     wk_bf16_gemv(ws.value + part.lowerBound * cols, cols, xs.value, ys.value + part.lowerBound,
                                  part.count, n, beta)
                 }
@@ -100,7 +101,7 @@ extension WeightMatrix {
             quants.withUnsafeBufferPointer { q in
                 scales.withUnsafeBufferPointer { s in
                     let qs = UncheckedSendable(q.baseAddress!), ss = UncheckedSendable(s.baseAddress!)
-                    parallelChunks(rows.count, minimumPerWorker: perWorker) { part in
+                    balancedChunks(rows.count, minimumPerChunk: perWorker) { part in
                         let first = rows.lowerBound + part.lowerBound
                         if aligned {
                             wk_q8_0_gemv(qs.value + first * stride + columns.lowerBound,
@@ -143,6 +144,25 @@ extension WeightMatrix {
                            c: c + (start - rows.lowerBound), ldc: ldc, beta: beta)
                 start += p
             }
+        }
+    }
+}
+
+/// Like `parallelChunks`, but cuts `0..<count` into four chunks per worker that the workers
+/// take as they free up: on a shared machine a descheduled worker then delays a quarter of
+/// its share, not all of it (a decode GEMV is over in milliseconds, so one late half doubles it).
+@inline(__always)
+func balancedChunks(_ count: Int, minimumPerChunk: Int, _ body: (Range<Int>) -> Void) {
+    let threads = BLAS.threads
+    let chunks = min(threads * 4, count / max(1, minimumPerChunk))
+    guard threads > 1, chunks > 1 else {
+        body(0..<count)
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: chunks) { i in
+            box.value((count * i / chunks)..<(count * (i + 1) / chunks))
         }
     }
 }
