@@ -38,7 +38,7 @@ public struct ModelSpec: Sendable {
         let t = config.textConfig, v = config.visionConfig
         let narrow = t.numHiddenLayers * (t.decoderLayerParameters - 2 * t.hiddenSize) + t.vocabSize * t.hiddenSize
         let weights = (config.loadedParameters - narrow) * 4 + Int((Double(narrow) * dtype.bytesPerWeight).rounded(.up))
-            + (dtype == .f32 ? 0 : 16 << 20)
+            + (dtype == .f32 ? 0 : 64 << 20)
         let kv = 2 * t.numHiddenLayers * contextTokens * t.kvWidth * 4
         let activations = 8 * contextTokens * max(t.intermediateSize, t.hiddenSize) * 4
             + 8 * (v.numPatches + 1) * v.intermediateSize * 4

@@ -129,9 +129,11 @@ extension WeightMatrix {
     func gemm(tokens: Int, x: UnsafePointer<Float>, lda: Int, rows: Range<Int>, columns: Range<Int>,
               c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
         let n = columns.count
-        // ≈ 16 MB of fp32 per panel: large enough that sgemm runs at its peak, small enough
-        // to stay reused scratch rather than a second copy of the weight.
-        let panel = max(16, min(rows.count, (1 << 22) / max(1, n)))
+        // ≈ 64 MB of fp32 per panel (3 panels for a 7B MLP weight): few sgemm calls, so the
+        // activations are packed few times and the widening (our threads) and the GEMM
+        // (OpenBLAS's threads) trade the cores rarely; 16 MB panels measured slower on 2
+        // threads. Still reused scratch, not a second copy of the weight.
+        let panel = max(16, min(rows.count, (1 << 24) / max(1, n)))
         Scratch.shared.withBuffer(count: panel * n) { buffer in
             let b = UncheckedSendable(buffer)
             var start = rows.lowerBound
