@@ -59,9 +59,9 @@ struct WeightMatrixTests {
 
     @Test("a prefill wider than one scratch panel matches the one-panel result")
     func multiplePanels() {
-        // Panels hold 4M floats: 20 000 columns → 209 rows a panel, so 300 rows take two.
-        let w = WeightMatrix(randomTensor([300, 20_000], seed: 31, scale: 0.05), as: .bf16)
-        let x = randomTensor([2, 20_000], seed: 32)
+        // Panels hold 16M floats: 40 000 columns → 419 rows a panel, so 450 rows take two.
+        let w = WeightMatrix(randomTensor([450, 40_000], seed: 31, scale: 0.05), as: .bf16)
+        let x = randomTensor([2, 40_000], seed: 32)
         let exact = w.dequantized()
         #expect(maxAbsDiff(linear(x, weight: w), linear(x, weight: exact)) < 1e-3)
     }
