@@ -25,9 +25,15 @@ let package = Package(
             name: "CGSL",
             providers: [.apt(["libgsl-dev", "libopenblas-dev"])]
         ),
+        // BF16/Q8_0 weight kernels in C: AVX2+FMA bodies chosen at run time, scalar otherwise.
+        // -O3 even in debug builds, because tests and benchmarks time them.
+        .target(
+            name: "CWeightKernels",
+            cSettings: [.unsafeFlags(["-O3"])]
+        ),
         .target(
             name: "TensorKernels",
-            dependencies: ["CGSL"],
+            dependencies: ["CGSL", "CWeightKernels"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
         // libpng + libjpeg(-turbo) for reading PNG/JPEG images (Debian: libpng-dev, libjpeg62-turbo-dev).

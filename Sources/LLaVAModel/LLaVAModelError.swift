@@ -58,7 +58,7 @@ public enum LLaVAModelError: Error, Equatable, CustomStringConvertible, Localize
             return "invalid prompt: \(reason)"
         case let .doesNotFit(model, required, available, hint):
             let gib = { (b: Int) in String(format: "%.1f GiB", Double(b) / 1_073_741_824) }
-            return "\(model) needs \(gib(required)) of fp32 weights and activations, but only \(gib(available)) of memory is available; \(hint)"
+            return "\(model) needs \(gib(required)) of weights and activations, but only \(gib(available)) of memory is available; \(hint)"
         case let .unknownModel(name, presets):
             return "'\(name)' is neither a checkpoint directory nor a preset (presets: \(presets.joined(separator: ", ")))"
         }

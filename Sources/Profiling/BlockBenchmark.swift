@@ -8,6 +8,9 @@ public struct BlockBenchmarkRow: Codable, Sendable {
     public var phase: String
     /// Preset whose shapes were used.
     public var shape: String
+    /// How the block's projection weights were stored (`f32`, `bf16`, `q8_0`); the vision
+    /// block is always fp32.
+    public var dtype: String
     /// New tokens in the step (prompt length for prefill, 1 for decode).
     public var tokens: Int
     /// Positions attended over (prompt length for prefill, KV length for decode).
@@ -18,7 +21,7 @@ public struct BlockBenchmarkRow: Codable, Sendable {
     public var minMs: Double
     public var maxMs: Double
     public var gflops: Double
-    /// Weights + KV cache read per step, over the median time.
+    /// Weights (in their stored format) + KV cache read per step, over the median time.
     public var gbps: Double
     /// `gflops` over `cblas_sgemm` 2048³ measured in this run.
     public var gflopsRatio: Double
@@ -26,16 +29,16 @@ public struct BlockBenchmarkRow: Codable, Sendable {
     public var bandwidthRatio: Double
 
     enum CodingKeys: String, CodingKey {
-        case op, phase, shape, tokens, context, threads, repeats
+        case op, phase, shape, dtype, tokens, context, threads, repeats
         case medianMs = "median_ms", minMs = "min_ms", maxMs = "max_ms", gflops, gbps
         case gflopsRatio = "gflops_ratio", bandwidthRatio = "bandwidth_ratio"
     }
 
-    public static let columns = ["op", "phase", "shape", "tokens", "context", "threads", "median_ms", "min_ms", "max_ms",
+    public static let columns = ["op", "phase", "shape", "dtype", "tokens", "context", "threads", "median_ms", "min_ms", "max_ms",
                                  "gflops", "gflops_ratio", "gbps", "bandwidth_ratio"]
 
     public var fields: [String] {
-        [op, phase, shape, "\(tokens)", "\(context)", "\(threads)", fmt(medianMs, 2), fmt(minMs, 2), fmt(maxMs, 2),
+        [op, phase, shape, dtype, "\(tokens)", "\(context)", "\(threads)", fmt(medianMs, 2), fmt(minMs, 2), fmt(maxMs, 2),
          fmt(gflops, 1), fmt(gflopsRatio, 3), fmt(gbps, 1), fmt(bandwidthRatio, 3)]
     }
 }
@@ -47,12 +50,15 @@ public struct BlockBenchmark {
     public let decoder: DecoderLayer
     public let vision: VisionEncoderLayer
     public let config: LlavaConfig
+    /// How the decoder block's projections are stored (synthetic values rounded to it).
+    public let dtype: WeightDType
 
-    public init(preset: Preset, seed: UInt64 = 0) throws {
+    public init(preset: Preset, seed: UInt64 = 0, dtype: WeightDType = .f32) throws {
         self.preset = preset
+        self.dtype = dtype
         config = preset.config
         let weights = SyntheticWeights(seed: seed)
-        decoder = try DecoderLayer.load(from: weights, config: config.textConfig, index: 0)
+        decoder = try DecoderLayer.load(from: weights, config: config.textConfig, index: 0, dtype: dtype)
         vision = try VisionEncoderLayer.load(from: weights, config: config.visionConfig, index: 0)
     }
 
@@ -66,7 +72,7 @@ public struct BlockBenchmark {
             var cache = KVCache(kvHeads: t.numKeyValueHeads, headDim: t.headDim, capacity: tokens)
             _ = decoder(x, positions: Array(0..<tokens), cache: &cache, rope: rope)
         }
-        let bytes = Double(t.decoderLayerParameters * 4 + 2 * tokens * t.kvWidth * 4)
+        let bytes = Double(decoder.weightBytes + 2 * tokens * t.kvWidth * 4)
         return row(op: .llmBlock, phase: .prefill, tokens: tokens, context: tokens, threads: threads, repeats: repeats,
                    times: times, flops: t.blockFLOPs(tokens: tokens, context: tokens), bytes: bytes, peaks: peaks)
     }
@@ -86,7 +92,7 @@ public struct BlockBenchmark {
             cache.truncate(to: context - 1)   // every step sees the same past
             _ = decoder(x, positions: [context - 1], cache: &cache, rope: rope)
         }
-        let bytes = Double(t.decoderLayerParameters * 4 + 2 * context * t.kvWidth * 4)
+        let bytes = Double(decoder.weightBytes + 2 * context * t.kvWidth * 4)
         return row(op: .llmBlock, phase: .decode, tokens: 1, context: context, threads: threads, repeats: repeats,
                    times: times, flops: t.blockFLOPs(tokens: 1, context: context), bytes: bytes, peaks: peaks)
     }
@@ -100,7 +106,7 @@ public struct BlockBenchmark {
         let h = Double(v.hiddenSize), m = Double(v.intermediateSize), t = Double(n)
         let flops = 2 * t * h * h * 4 + 2 * t * h * m * 2 + 2 * 2 * t * t * h
         return row(op: .visionBlock, phase: .prefill, tokens: n, context: n, threads: threads, repeats: repeats,
-                   times: times, flops: flops, bytes: Double(config.visionLayerParameters * 4), peaks: peaks)
+                   times: times, flops: flops, bytes: Double(config.visionLayerParameters * 4), peaks: peaks, dtype: .f32)
     }
 
     private func input(rows: Int, width: Int) -> Tensor {
@@ -114,10 +120,11 @@ public struct BlockBenchmark {
     }
 
     private func row(op: OpName, phase: Phase, tokens: Int, context: Int, threads: Int, repeats: Int, times: Summary,
-                     flops: Double, bytes: Double, peaks: (gflops: Double, gbps: Double)) -> BlockBenchmarkRow {
+                     flops: Double, bytes: Double, peaks: (gflops: Double, gbps: Double), dtype: WeightDType? = nil) -> BlockBenchmarkRow {
         let seconds = times.median / 1000
         let gflops = flops / seconds / 1e9, gbps = bytes / seconds / 1e9
-        return BlockBenchmarkRow(op: op.rawValue, phase: phase.rawValue, shape: preset.rawValue, tokens: tokens, context: context,
+        return BlockBenchmarkRow(op: op.rawValue, phase: phase.rawValue, shape: preset.rawValue, dtype: (dtype ?? self.dtype).rawValue,
+                                 tokens: tokens, context: context,
                                  threads: threads, repeats: repeats, medianMs: times.median, minMs: times.min, maxMs: times.max,
                                  gflops: gflops, gbps: gbps, gflopsRatio: gflops / peaks.gflops, bandwidthRatio: gbps / peaks.gbps)
     }

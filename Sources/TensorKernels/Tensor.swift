@@ -1,8 +1,8 @@
 /// A dense, row-major fp32 tensor: the only tensor type the engine computes with.
 ///
-/// Weights from any checkpoint dtype (F32, F16, BF16) are converted to fp32 on load, so every
-/// kernel sees one layout: element `[i0, i1, …, in]` lives at `Σ ik · stride(k)` with the last
-/// dimension contiguous.
+/// Activations, norms and biases are always fp32; linear-layer weights may instead be held
+/// narrower (`WeightMatrix`: bf16 or Q8_0) and are widened to fp32 inside the kernels. Element
+/// `[i0, i1, …, in]` lives at `Σ ik · stride(k)` with the last dimension contiguous.
 public struct Tensor: Sendable, Equatable {
     /// Dimensions, outermost first, e.g. `[tokens, hidden]`.
     public var shape: [Int]

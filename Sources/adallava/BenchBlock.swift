@@ -15,10 +15,13 @@ struct BenchBlock: ParsableCommand {
         thread count: cblas_sgemm 2048³ GFLOP/s and stream read GB/s are measured first; then \
         llm.block prefill at each --tokens, llm.block decode (one token) at each --contexts KV \
         length, and one vision.block. Ratios (fields ending in _ratio) are achieved GFLOP/s over \
-        the sgemm peak and bytes read per step (weights + KV cache) over the read bandwidth.
+        the sgemm peak and bytes read per step (weights in their stored format + KV cache) over \
+        the read bandwidth. With several --dtype values each gets its own LLM rows (the vision \
+        block is fp32 and measured once).
 
-        EXAMPLE
+        EXAMPLES
           adallava bench block --shape llava-1.5-7b --tokens 128,600,1024 --contexts 128,1024,4096 --threads-list 1,2
+          adallava bench block --shape llava-1.5-7b --dtype f32,bf16,q8_0 --tokens 600 --contexts 1024 --no-vision --json
         """
     )
 
@@ -33,6 +36,9 @@ struct BenchBlock: ParsableCommand {
 
     @Option(help: ArgumentHelp("Thread counts, comma-separated.", valueName: "n,n"))
     var threadsList: String = "\(ProcessInfo.processInfo.activeProcessorCount)"
+
+    @Option(help: ArgumentHelp("Decoder weight formats, comma-separated: f32, bf16, q8_0.", valueName: "dtype,dtype"))
+    var dtype: String = WeightDType.f32.rawValue
 
     @Option(help: "Timed repetitions per point (after one warm-up).")
     var repeats: Int = 5
@@ -49,6 +55,7 @@ struct BenchBlock: ParsableCommand {
             throw ValidationError("--shape '\(shape)' is not a preset (\(Preset.names.joined(separator: ", ")))")
         }
         if repeats < 1 { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
+        _ = try dtypes()
         if streamMegabytes < 1 { throw ValidationError("--stream-megabytes must be at least 1, got \(streamMegabytes)") }
         for (list, name) in [(tokens, "--tokens"), (contexts, "--contexts"), (threadsList, "--threads-list")] {
             if let bad = try parseIntList(list, option: name).first(where: { $0 < 1 }) {
@@ -57,28 +64,46 @@ struct BenchBlock: ParsableCommand {
         }
     }
 
+    /// `--dtype` parsed.
+    func dtypes() throws -> [WeightDType] {
+        try dtype.split(separator: ",").map { part in
+            let name = part.trimmingCharacters(in: .whitespaces)
+            guard let d = WeightDType(rawValue: name) else {
+                throw ValidationError("--dtype: '\(name)' is not a weight format (\(WeightDType.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return d
+        }
+    }
+
     func run() throws {
         let preset = Preset(rawValue: shape)!
-        progress("building one \(shape) decoder block and one vision block (synthetic weights)")
-        let bench = try BlockBenchmark(preset: preset)
         var rows: [BlockBenchmarkRow] = []
         let threadCounts = try parseIntList(threadsList, option: "--threads-list")
+        var peaks: [Int: (gflops: Double, gbps: Double)] = [:]
         for threads in threadCounts {
             let sgemm = SgemmPeak.measure(threads: threads, repeats: 5)
             let stream = StreamBandwidth.measure(megabytes: streamMegabytes, threads: threads, repeats: 5)
             progress("\(threads) thread(s): sgemm \(fmt(sgemm.median, 1)) GFLOP/s, read \(fmt(stream.median, 1)) GB/s")
-            let peaks = (gflops: sgemm.median, gbps: stream.median)
-            for n in try parseIntList(tokens, option: "--tokens") {
-                rows.append(bench.prefill(tokens: n, threads: threads, repeats: repeats, peaks: peaks))
-                progress("llm.block prefill \(n) tokens, \(threads) thread(s): \(fmt(rows.last!.medianMs, 1)) ms")
-            }
-            for c in try parseIntList(contexts, option: "--contexts") {
-                rows.append(bench.decode(context: c, threads: threads, repeats: repeats, peaks: peaks))
-                progress("llm.block decode at context \(c), \(threads) thread(s): \(fmt(rows.last!.medianMs, 2)) ms")
-            }
-            if !noVision {
-                rows.append(bench.visionBlock(threads: threads, repeats: repeats, peaks: peaks))
-                progress("vision.block, \(threads) thread(s): \(fmt(rows.last!.medianMs, 1)) ms")
+            peaks[threads] = (gflops: sgemm.median, gbps: stream.median)
+        }
+        // One block in memory at a time: each dtype's block is built, measured and dropped.
+        for (i, d) in try dtypes().enumerated() {
+            progress("building one \(shape) decoder block (\(d.rawValue)) and one vision block (synthetic weights)")
+            let bench = try BlockBenchmark(preset: preset, dtype: d)
+            for threads in threadCounts {
+                let peak = peaks[threads]!
+                for n in try parseIntList(tokens, option: "--tokens") {
+                    rows.append(bench.prefill(tokens: n, threads: threads, repeats: repeats, peaks: peak))
+                    progress("llm.block \(d.rawValue) prefill \(n) tokens, \(threads) thread(s): \(fmt(rows.last!.medianMs, 1)) ms")
+                }
+                for c in try parseIntList(contexts, option: "--contexts") {
+                    rows.append(bench.decode(context: c, threads: threads, repeats: repeats, peaks: peak))
+                    progress("llm.block \(d.rawValue) decode at context \(c), \(threads) thread(s): \(fmt(rows.last!.medianMs, 2)) ms")
+                }
+                if !noVision && i == 0 {
+                    rows.append(bench.visionBlock(threads: threads, repeats: repeats, peaks: peak))
+                    progress("vision.block, \(threads) thread(s): \(fmt(rows.last!.medianMs, 1)) ms")
+                }
             }
         }
         let provenance = Provenance.current(threads: threadCounts.max() ?? 1)

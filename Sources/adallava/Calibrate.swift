@@ -42,7 +42,7 @@ struct Calibrate: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(modelOptions.resolvedThreads)
-        let spec = try ModelSpec.resolve(modelOptions.model, seed: modelOptions.seed)
+        let spec = try ModelSpec.resolve(modelOptions.model, seed: modelOptions.seed, dtype: modelOptions.dtype)
         try spec.checkFits(contextTokens: promptTokens + spec.config.imageFeatureTokens + 1)
         let model = try spec.load()
         let pixelTensor = try loadPixels(pixels, model: model, seed: modelOptions.seed)

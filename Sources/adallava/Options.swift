@@ -7,7 +7,7 @@ import TensorKernels
 struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "Checkpoint directory or preset name.",
-        discussion: "A directory holds a Hugging Face LlavaForConditionalGeneration config.json and model.safetensors (or a sharded model.safetensors.index.json); F32, F16 and BF16 weights are converted to fp32 on load. Presets: \(Preset.names.joined(separator: ", ")).",
+        discussion: "A directory holds a Hugging Face LlavaForConditionalGeneration config.json and model.safetensors (or a sharded model.safetensors.index.json); F32, F16 and BF16 weights are converted to --dtype on load (BF16 tensors stay as stored with --dtype bf16). Presets: \(Preset.names.joined(separator: ", ")).",
         valueName: "dir|preset"))
     var model: String = "tiny"
 
@@ -17,6 +17,12 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Seed of a preset's synthetic weights.")
     var seed: UInt64 = 0
 
+    @Option(help: ArgumentHelp(
+        "How the decoder's weights are held: f32, bf16 or q8_0.",
+        discussion: "bf16 halves the bytes each decode step streams (fp32 arithmetic throughout); q8_0 stores blocks of 32 int8 with one fp32 scale. The vision tower and projector stay fp32.",
+        valueName: "dtype"))
+    var dtype: WeightDType = .f32
+
     mutating func validate() throws {
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1, got \(t)") }
     }
@@ -24,6 +30,8 @@ struct ModelOptions: ParsableArguments {
     /// The thread count in force: `--threads` or every core.
     var resolvedThreads: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 }
+
+extension WeightDType: ExpressibleByArgument {}
 
 /// `--json`: one machine-readable object on stdout instead of the table.
 struct OutputOptions: ParsableArguments {

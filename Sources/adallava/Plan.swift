@@ -33,7 +33,7 @@ struct Plan: ParsableCommand {
     func run() throws {
         BLAS.setThreads(modelOptions.resolvedThreads)
         let prompt = try parseIntList(tokens, option: "--tokens")
-        let spec = try ModelSpec.resolve(modelOptions.model, seed: modelOptions.seed)
+        let spec = try ModelSpec.resolve(modelOptions.model, seed: modelOptions.seed, dtype: modelOptions.dtype)
         guard let adaptive = try adaptiveFlags.options() else {
             throw ValidationError("give --budget or --plan (and optionally --token-selection)")
         }

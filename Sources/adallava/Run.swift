@@ -83,7 +83,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let threads = modelOptions.resolvedThreads
-        let spec = try ModelSpec.resolve(modelOptions.model, seed: modelOptions.seed)
+        let spec = try ModelSpec.resolve(modelOptions.model, seed: modelOptions.seed, dtype: modelOptions.dtype)
         let tokenizer = try self.prompt.map { _ in try Tokenizer(directory: try processorDirectory()) }
         let imagePixels = try image.map { path in
             try ImagePreprocessor(directory: try processorDirectory(), padToSquare: padToSquare).pixelValues(path: path)
@@ -119,7 +119,7 @@ struct Run: ParsableCommand {
             try SafeTensorsWriter.write([(name: "logits", tensor: result.firstLogits)], to: dumpLogits,
                                         metadata: ["model": spec.name, "origin": spec.origin])
         }
-        let report = RunReport(model: spec.name, origin: spec.origin, provenance: .current(threads: threads),
+        let report = RunReport(model: spec.name, origin: spec.origin, dtype: spec.dtype.rawValue, provenance: .current(threads: threads),
                                promptTokens: result.promptTokens, imageTokens: result.imageTokens,
                                generatedIds: result.tokens, timings: result.timings,
                                adaptive: result.adaptive.map { AdaptiveReport($0, budget: adaptive?.plan == nil ? adaptive?.budget : nil) },
@@ -132,6 +132,8 @@ struct Run: ParsableCommand {
 struct RunReport: Codable {
     var model: String
     var origin: String
+    /// How the decoder's weights were held (`--dtype`).
+    var dtype: String
     var provenance: Provenance
     var promptTokens: Int
     var imageTokens: Int
@@ -143,7 +145,7 @@ struct RunReport: Codable {
     var promptTemplate: String?
 
     enum CodingKeys: String, CodingKey {
-        case model, origin, provenance
+        case model, origin, dtype, provenance
         case promptTokens = "prompt_tokens", imageTokens = "image_tokens"
         case generatedIds = "generated_ids", timings, adaptive, text, promptTemplate = "prompt_template"
     }
@@ -152,7 +154,7 @@ struct RunReport: Codable {
         let t = timings
         func ms(_ x: Double) -> String { String(format: "%10.2f ms", x) }
         var lines = [
-            "model            \(model) (\(origin))",
+            "model            \(model) (\(origin)), decoder weights \(dtype)",
             "device           \(provenance.cpuModel), \(provenance.cores) cores (\(provenance.simd))",
             "threads          \(provenance.threads) (\(provenance.blas))",
             "engine           \(provenance.engineCommit) (\(provenance.build))",
@@ -166,7 +168,9 @@ struct RunReport: Codable {
             "  vision         \(ms(t.visionMs))",
             "  projector      \(ms(t.projectorMs))",
             "  prefill        \(ms(t.prefillMs))" + (adaptive != nil ? "  (choosing the plan: \(String(format: "%.2f", t.planMs)) ms)" : ""),
-            "decode           \(ms(t.decodeMs))  (\(max(0, generatedIds.count - 1)) steps)",
+            "decode           \(ms(t.decodeMs))  (\(max(0, generatedIds.count - 1)) steps"
+                + (generatedIds.count > 1 && t.decodeMs > 0
+                    ? String(format: ", %.2f tokens/s)", Double(generatedIds.count - 1) / t.decodeMs * 1000) : ")"),
         ]
         return lines.joined(separator: "\n")
     }

@@ -64,6 +64,27 @@ struct CLITests {
         #expect(timings["prefill_ms"]! > 0)
     }
 
+    @Test("run --dtype bf16 and q8_0 generate on the tiny preset and say which format ran", arguments: ["bf16", "q8_0"])
+    func runNarrowWeights(dtype: String) throws {
+        let r = try CLI.run(["run", "--model", "tiny", "--dtype", dtype, "--tokens", "1,2,3", "--max-new-tokens", "4", "--json", "--ignore-eos"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["dtype"] as? String == dtype)
+        #expect((json["generated_ids"] as? [Int])?.count == 4)
+    }
+
+    @Test("bench block --dtype gives one decode row per format, each with a bandwidth ratio")
+    func benchBlockDtypes() throws {
+        let r = try CLI.run(["bench", "block", "--shape", "tiny", "--dtype", "f32,bf16,q8_0", "--tokens", "4", "--contexts", "8",
+                             "--threads-list", "1", "--repeats", "1", "--stream-megabytes", "8", "--no-vision", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let rows = try #require(json["rows"] as? [[String: Any]])
+        let decode = rows.filter { $0["phase"] as? String == "decode" }
+        #expect(decode.compactMap { $0["dtype"] as? String } == ["f32", "bf16", "q8_0"])
+        #expect(decode.allSatisfy { ($0["bandwidth_ratio"] as? Double ?? 0) > 0 })
+    }
+
     @Test("the human report names the model and every phase")
     func runTinyTable() throws {
         let r = try CLI.run(["run", "--model", "tiny", "--tokens", "1,2,3", "--max-new-tokens", "2", "--threads", "1"])
@@ -283,5 +304,7 @@ struct CLIBadInputTests {
         try expectFailure(["run", "--model", "tiny"], mentions: ["--tokens"])
         try expectFailure(["bench", "--model", "tiny", "--threads-list", "1,0"], mentions: ["--threads-list"])
         try expectFailure(["bench", "--model", "tiny", "--repeats", "0"], mentions: ["--repeats"])
+        try expectFailure(["run", "--model", "tiny", "--tokens", "1", "--dtype", "f16"], mentions: ["--dtype", "f16"])
+        try expectFailure(["bench", "block", "--shape", "tiny", "--dtype", "f32,int4"], mentions: ["--dtype", "int4"])
     }
 }

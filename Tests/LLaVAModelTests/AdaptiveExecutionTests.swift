@@ -60,10 +60,10 @@ struct AdaptiveExecutionTests {
         masked = DecoderLayer(
             inputNorm: layer.inputNorm, postAttentionNorm: layer.postAttentionNorm,
             qWeight: layer.qWeight, kWeight: layer.kWeight, vWeight: layer.vWeight,
-            oWeight: zeroColumns(layer.oWeight, keep: keepCols),
+            oWeight: WeightMatrix(zeroColumns(layer.oWeight.dequantized(), keep: keepCols)),
             qBias: nil, kBias: nil, vBias: nil, oBias: nil,
             gateWeight: layer.gateWeight, upWeight: layer.upWeight,
-            downWeight: zeroColumns(layer.downWeight, keep: layout.unitNeuronRange(unit)),
+            downWeight: WeightMatrix(zeroColumns(layer.downWeight.dequantized(), keep: layout.unitNeuronRange(unit))),
             gateBias: nil, upBias: nil, downBias: nil, config: layer.config, activation: layer.activation)
         let x = Tensor(shape: [5, 128], storage: (0..<640).map { Float(($0 * 37) % 101) / 50 - 1 })
         let rope = model.language.rope

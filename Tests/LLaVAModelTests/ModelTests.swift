@@ -87,6 +87,19 @@ struct ModelTests {
         #expect(throws: Never.self) { try ModelSpec.resolve(Preset.tinyllava1_1b.rawValue).checkFits(contextTokens: 600, availableBytes: 20 << 30) }
     }
 
+    @Test("llava-1.5-7b fits in 24 GiB with bf16 or q8_0 decoder weights, and 13B in bf16 does not")
+    func narrowWeightsFit() throws {
+        for dtype in [WeightDType.bf16, .q8_0] {
+            let spec = try ModelSpec.resolve(Preset.llava1_5_7b.rawValue, dtype: dtype)
+            #expect(throws: Never.self) { try spec.checkFits(contextTokens: 4096, availableBytes: 24 << 30) }
+        }
+        let bf16 = try ModelSpec.resolve(Preset.llava1_5_7b.rawValue, dtype: .bf16).requiredBytes(contextTokens: 600)
+        let f32 = try ModelSpec.resolve(Preset.llava1_5_7b.rawValue).requiredBytes(contextTokens: 600)
+        #expect(bf16 > 13 << 30 && bf16 < f32 * 6 / 10)   // ≈ 6.7G·2 bytes + fp32 vision tower and embeddings
+        let big = try ModelSpec.resolve(Preset.llava1_5_13b.rawValue, dtype: .bf16)
+        #expect(throws: LLaVAModelError.self) { try big.checkFits(contextTokens: 600, availableBytes: 24 << 30) }
+    }
+
     @Test("one decoder block of a 7B preset can be built and run on its own")
     func sevenBBlockAlone() throws {
         let config = Preset.llava1_5_7b.config.textConfig

@@ -4,9 +4,9 @@ import TensorKernels
 /// and residual. Loadable on its own, so a profiler can time one block of a 7B/13B model.
 public struct DecoderLayer: Sendable {
     let inputNorm, postAttentionNorm: Tensor
-    let qWeight, kWeight, vWeight, oWeight: Tensor
+    let qWeight, kWeight, vWeight, oWeight: WeightMatrix
     let qBias, kBias, vBias, oBias: Tensor?
-    let gateWeight, upWeight, downWeight: Tensor
+    let gateWeight, upWeight, downWeight: WeightMatrix
     let gateBias, upBias, downBias: Tensor?
     let config: LlamaConfig
     /// The gate activation (`hidden_act`, SiLU for LLaMA), resolved once at load.
@@ -15,25 +15,30 @@ public struct DecoderLayer: Sendable {
     /// GEMMs on strided sub-blocks of the full weights (see `strided(heads:kvHeads:neurons:)`).
     var active: ActiveParts? = nil
 
-    /// Loads decoder layer `index` from `source`.
-    public static func load(from source: WeightSource, config c: LlamaConfig, index: Int) throws -> DecoderLayer {
+    /// Loads decoder layer `index` from `source`, its seven projection weights stored as
+    /// `dtype` (norms and biases stay fp32).
+    public static func load(from source: WeightSource, config c: LlamaConfig, index: Int,
+                            dtype: WeightDType = .f32) throws -> DecoderLayer {
         let p = WeightName.decoderLayer(index), h = c.hiddenSize, m = c.intermediateSize
         func w(_ name: String, _ shape: [Int]) throws -> Tensor { try source.tensor("\(p).\(name)", shape: shape) }
+        func mat(_ name: String, _ shape: [Int]) throws -> WeightMatrix {
+            try source.matrix("\(p).\(name)", shape: shape, dtype: dtype)
+        }
         func b(_ name: String, _ n: Int, _ present: Bool) throws -> Tensor? { present ? try w(name, [n]) : nil }
         return DecoderLayer(
             inputNorm: try w("input_layernorm.weight", [h]),
             postAttentionNorm: try w("post_attention_layernorm.weight", [h]),
-            qWeight: try w("self_attn.q_proj.weight", [c.qWidth, h]),
-            kWeight: try w("self_attn.k_proj.weight", [c.kvWidth, h]),
-            vWeight: try w("self_attn.v_proj.weight", [c.kvWidth, h]),
-            oWeight: try w("self_attn.o_proj.weight", [h, c.qWidth]),
+            qWeight: try mat("self_attn.q_proj.weight", [c.qWidth, h]),
+            kWeight: try mat("self_attn.k_proj.weight", [c.kvWidth, h]),
+            vWeight: try mat("self_attn.v_proj.weight", [c.kvWidth, h]),
+            oWeight: try mat("self_attn.o_proj.weight", [h, c.qWidth]),
             qBias: try b("self_attn.q_proj.bias", c.qWidth, c.attentionBias),
             kBias: try b("self_attn.k_proj.bias", c.kvWidth, c.attentionBias),
             vBias: try b("self_attn.v_proj.bias", c.kvWidth, c.attentionBias),
             oBias: try b("self_attn.o_proj.bias", h, c.attentionBias),
-            gateWeight: try w("mlp.gate_proj.weight", [m, h]),
-            upWeight: try w("mlp.up_proj.weight", [m, h]),
-            downWeight: try w("mlp.down_proj.weight", [h, m]),
+            gateWeight: try mat("mlp.gate_proj.weight", [m, h]),
+            upWeight: try mat("mlp.up_proj.weight", [m, h]),
+            downWeight: try mat("mlp.down_proj.weight", [h, m]),
             gateBias: try b("mlp.gate_proj.bias", m, c.mlpBias),
             upBias: try b("mlp.up_proj.bias", m, c.mlpBias),
             downBias: try b("mlp.down_proj.bias", h, c.mlpBias),
@@ -85,13 +90,23 @@ public struct DecoderLayer: Sendable {
                  statistics: statistics)
     }
 
+    /// How the projection weights are stored.
+    public var dtype: WeightDType { qWeight.dtype }
+
+    /// Bytes of the stored projection weights plus the fp32 norms: what one decode step of
+    /// this block streams besides its KV cache.
+    public var weightBytes: Int {
+        [qWeight, kWeight, vWeight, oWeight, gateWeight, upWeight, downWeight].reduce(0) { $0 + $1.storedBytes }
+            + (inputNorm.count + postAttentionNorm.count) * 4
+    }
+
     /// Query heads, KV heads and MLP width this block computes with.
     public var heads: Int { active?.heads.reduce(0) { $0 + $1.count } ?? config.numAttentionHeads }
     public var kvHeads: Int { active?.kvHeads.reduce(0) { $0 + $1.count } ?? config.numKeyValueHeads }
     public var intermediate: Int { active?.neurons.reduce(0) { $0 + $1.count } ?? config.intermediateSize }
 
     /// A full or row-restricted projection.
-    private func project(_ x: Tensor, _ w: Tensor, _ b: Tensor?, rows: [Range<Int>]?) -> Tensor {
+    private func project(_ x: Tensor, _ w: WeightMatrix, _ b: Tensor?, rows: [Range<Int>]?) -> Tensor {
         rows.map { linear(x, weight: w, rows: $0, bias: b) } ?? linear(x, weight: w, bias: b)
     }
 }

@@ -27,12 +27,12 @@ extension DecoderLayer {
         c.intermediateSize = neurons.reduce(0) { $0 + $1.count }
         return DecoderLayer(
             inputNorm: inputNorm, postAttentionNorm: postAttentionNorm,
-            qWeight: rows(qWeight, qRows), kWeight: rows(kWeight, kvRows), vWeight: rows(vWeight, kvRows),
-            oWeight: columns(oWeight, qRows),
+            qWeight: qWeight.selectingRows(qRows), kWeight: kWeight.selectingRows(kvRows),
+            vWeight: vWeight.selectingRows(kvRows), oWeight: oWeight.selectingColumns(qRows),
             qBias: qBias.map { rows($0, qRows) }, kBias: kBias.map { rows($0, kvRows) },
             vBias: vBias.map { rows($0, kvRows) }, oBias: oBias,
-            gateWeight: rows(gateWeight, neurons), upWeight: rows(upWeight, neurons),
-            downWeight: columns(downWeight, neurons),
+            gateWeight: gateWeight.selectingRows(neurons), upWeight: upWeight.selectingRows(neurons),
+            downWeight: downWeight.selectingColumns(neurons),
             gateBias: gateBias.map { rows($0, neurons) }, upBias: upBias.map { rows($0, neurons) },
             downBias: downBias, config: c, activation: activation)
     }
@@ -46,24 +46,6 @@ func rows(_ t: Tensor, _ ranges: [Range<Int>]) -> Tensor {
     for r in ranges { out.append(contentsOf: t.storage[(r.lowerBound * width)..<(r.upperBound * width)]) }
     let n = out.count / width
     return Tensor(shape: t.rank == 1 ? [n] : [n, width], storage: out)
-}
-
-/// Columns `ranges` of a `[rows, cols]` tensor, concatenated.
-func columns(_ t: Tensor, _ ranges: [Range<Int>]) -> Tensor {
-    let cols = t.lastDim, n = ranges.reduce(0) { $0 + $1.count }
-    var out = [Float](repeating: 0, count: t.rows * n)
-    t.storage.withUnsafeBufferPointer { src in
-        out.withUnsafeMutableBufferPointer { dst in
-            for r in 0..<t.rows {
-                var at = r * n
-                for range in ranges {
-                    (dst.baseAddress! + at).update(from: src.baseAddress! + r * cols + range.lowerBound, count: range.count)
-                    at += range.count
-                }
-            }
-        }
-    }
-    return Tensor(shape: [t.rows, n], storage: out)
 }
 
 /// Per-head and per-neuron activation energy of one block, accumulated over calibration

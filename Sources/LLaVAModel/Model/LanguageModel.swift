@@ -6,16 +6,18 @@ public struct LanguageModel: Sendable {
     let embedTokens: Tensor      // [vocab, hidden]
     public let layers: [DecoderLayer]
     let finalNorm: Tensor        // [hidden]
-    let lmHead: Tensor           // [vocab, hidden]; the embedding matrix when tied
+    let lmHead: WeightMatrix     // [vocab, hidden]; the embedding matrix when tied
     public let rope: RotaryEmbedding
 
-    public static func load(from source: WeightSource, config c: LlamaConfig) throws -> LanguageModel {
+    /// Loads the decoder; its block projections and `lm_head` are stored as `dtype`, the
+    /// embedding table (read a row at a time) and norms stay fp32.
+    public static func load(from source: WeightSource, config c: LlamaConfig, dtype: WeightDType = .f32) throws -> LanguageModel {
         let embed = try source.tensor(WeightName.embedTokens, shape: [c.vocabSize, c.hiddenSize])
         let head = c.tieWordEmbeddings && !source.contains(WeightName.lmHead)
-            ? embed : try source.tensor(WeightName.lmHead, shape: [c.vocabSize, c.hiddenSize])
+            ? WeightMatrix(embed, as: dtype) : try source.matrix(WeightName.lmHead, shape: [c.vocabSize, c.hiddenSize], dtype: dtype)
         return LanguageModel(
             config: c, embedTokens: embed,
-            layers: try (0..<c.numHiddenLayers).map { try .load(from: source, config: c, index: $0) },
+            layers: try (0..<c.numHiddenLayers).map { try .load(from: source, config: c, index: $0, dtype: dtype) },
             finalNorm: try source.tensor(WeightName.finalNorm, shape: [c.hiddenSize]),
             lmHead: head,
             rope: RotaryEmbedding(headDim: c.headDim, theta: c.ropeTheta))

@@ -24,13 +24,15 @@ public final class LlavaModel: Sendable {
 
     /// Loads every part from `source`, checking each tensor's shape against `config`; the knob
     /// ranking comes from scheduler weights in `source`, a calibration file, or the default order.
+    /// `dtype` is how the decoder's projections and `lm_head` are stored (the vision tower and
+    /// projector stay fp32: they run once per image, as GEMMs).
     public static func load(from source: WeightSource, config: LlavaConfig, origin: String = "checkpoint",
-                            calibrationPath: String? = nil) throws -> LlavaModel {
+                            calibrationPath: String? = nil, dtype: WeightDType = .f32) throws -> LlavaModel {
         let layout = try config.knobLayout()
         return LlavaModel(config: config,
                           vision: try .load(from: source, config: config),
                           projector: try .load(from: source, config: config),
-                          language: try .load(from: source, config: config.textConfig),
+                          language: try .load(from: source, config: config.textConfig, dtype: dtype),
                           layout: layout,
                           ranking: try .load(from: source, config: config, layout: layout, origin: origin,
                                              calibrationPath: calibrationPath))

@@ -129,12 +129,28 @@ public final class CheckpointWeights: @unchecked Sendable {
 
     /// The tensor `canonical` as fp32, checked to have shape `expected` before converting.
     public func tensor(_ canonical: String, shape expected: [Int]) throws -> Tensor {
+        let (file, key) = try locate(canonical, shape: expected)
+        return try file.tensor(key)
+    }
+
+    /// The 2-D weight `canonical` stored as `dtype`; a BF16 tensor asked for as bf16 is kept
+    /// as stored (no fp32 copy on the way), anything else is converted.
+    public func matrix(_ canonical: String, shape expected: [Int], dtype: WeightDType) throws -> WeightMatrix {
+        let (file, key) = try locate(canonical, shape: expected)
+        if dtype == .bf16, expected.count == 2, let bits = try file.bf16Bits(key) {
+            return WeightMatrix(rows: expected[0], cols: expected[1], bf16: bits)
+        }
+        return WeightMatrix(try file.tensor(key), as: dtype)
+    }
+
+    /// The file and stored key of `canonical`, checked to have shape `expected`.
+    private func locate(_ canonical: String, shape expected: [Int]) throws -> (SafeTensorsFile, String) {
         guard let key = resolve(canonical), let file = location[key], let entry = file.entries[key] else {
             throw LLaVAModelError.missingTensor(path: indexPath ?? directory, tensor: canonical)
         }
         guard entry.shape == expected else {
             throw LLaVAModelError.shapeMismatch(path: file.path, tensor: key, expected: expected, found: entry.shape)
         }
-        return try file.tensor(key)
+        return (file, key)
     }
 }

@@ -117,6 +117,19 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return Tensor(shape: entry.shape, storage: storage)
     }
 
+    /// The BF16 tensor `name`'s bit patterns, unconverted and flattened (nil when the tensor is
+    /// stored in another dtype): lets BF16 checkpoints stay BF16 in memory.
+    public func bf16Bits(_ name: String) throws -> [UInt16]? {
+        let entry = try self.entry(name)
+        guard entry.dtype == "BF16" else { return nil }
+        let n = entry.elementCount, src = bytes(of: entry)
+        return [UInt16](unsafeUninitializedCapacity: n) { out, count in
+            // memcpy: the data section need not be 2-byte aligned, and the host is little-endian.
+            UnsafeMutableRawBufferPointer(out).copyMemory(from: src)
+            count = n
+        }
+    }
+
     /// The I64 or I32 tensor `name` (e.g. token ids in a fixture), flattened.
     public func integers(_ name: String) throws -> [Int] {
         let entry = try self.entry(name)

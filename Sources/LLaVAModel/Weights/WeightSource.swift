@@ -10,6 +10,15 @@ public protocol WeightSource: Sendable {
     func tensor(_ name: String, shape: [Int]) throws -> Tensor
     /// Whether the source has `name` (for optional tensors such as a tied `lm_head`).
     func contains(_ name: String) -> Bool
+    /// The 2-D weight `name` stored as `dtype`. The default converts `tensor(_:shape:)`; a
+    /// checkpoint whose tensor is already in `dtype` hands its values over unconverted.
+    func matrix(_ name: String, shape: [Int], dtype: WeightDType) throws -> WeightMatrix
+}
+
+extension WeightSource {
+    public func matrix(_ name: String, shape: [Int], dtype: WeightDType) throws -> WeightMatrix {
+        WeightMatrix(try tensor(name, shape: shape), as: dtype)
+    }
 }
 
 /// Canonical tensor names, built in one place so every part asks for the same spelling.

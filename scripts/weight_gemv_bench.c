@@ -1,0 +1,56 @@
+// One-thread GEMV yardstick for the weight formats: OpenBLAS sgemv on fp32 against
+// CWeightKernels' bf16 and Q8_0 GEMVs on the same 11008×4096 matrix (an LLaMA-7B MLP
+// projection), interleaved so a busy machine disturbs all three alike. Prints the minimum
+// time of each over the repeats and bytes/s in each stored format.
+//
+//   clang -O3 -ISources/CWeightKernels/include scripts/weight_gemv_bench.c \
+//       Sources/CWeightKernels/weight_kernels.c -lopenblas -o /tmp/weight_gemv_bench
+//   /tmp/weight_gemv_bench [rows] [cols] [repeats]
+#include "weight_kernels.h"
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    long rows = argc > 1 ? atol(argv[1]) : 11008, cols = argc > 2 ? atol(argv[2]) : 4096;
+    int repeats = argc > 3 ? atoi(argv[3]) : 20;
+    long n = rows * cols, blocks = (cols + 31) / 32;
+    float *wf = malloc(n * sizeof(float)), *x = malloc(cols * sizeof(float)), *y = malloc(rows * sizeof(float));
+    uint16_t *wb = malloc(n * sizeof(uint16_t));
+    int8_t *q = calloc(rows * blocks * 32, 1);
+    float *s = malloc(rows * blocks * sizeof(float));
+    for (long i = 0; i < n; i++) wf[i] = (float)((i * 2654435761u) % 2001) / 1000 - 1;
+    for (long r = 0; r < rows; r++)
+        for (long c = 0; c < cols; c++) q[r * blocks * 32 + c] = (int8_t)((r + c) % 255 - 127);
+    for (long i = 0; i < rows * blocks; i++) s[i] = 1.0f / 127;
+    for (long i = 0; i < cols; i++) x[i] = 1;
+    wk_f32_to_bf16(wf, wb, n);
+    openblas_set_num_threads(1);
+    double best[3] = {1e9, 1e9, 1e9};
+    for (int k = 0; k < repeats; k++) {
+        double t = now();
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1, wf, cols, x, 1, 0, y, 1);
+        double a = now() - t;
+        t = now();
+        wk_bf16_gemv(wb, cols, x, y, rows, cols, 0);
+        double b = now() - t;
+        t = now();
+        wk_q8_0_gemv(q, s, blocks * 32, x, y, rows, cols, 0);
+        double c = now() - t;
+        if (a < best[0]) best[0] = a;
+        if (b < best[1]) best[1] = b;
+        if (c < best[2]) best[2] = c;
+    }
+    printf("%ld x %ld, 1 thread, min of %d\n", rows, cols, repeats);
+    printf("f32  sgemv  %7.2f ms  %5.1f GB/s\n", best[0] * 1e3, n * 4.0 / best[0] / 1e9);
+    printf("bf16 gemv   %7.2f ms  %5.1f GB/s  (%.2f of sgemv's time)\n", best[1] * 1e3, n * 2.0 / best[1] / 1e9, best[1] / best[0]);
+    printf("q8_0 gemv   %7.2f ms  %5.1f GB/s  (%.2f of sgemv's time)\n", best[2] * 1e3, n * 1.125 / best[2] / 1e9, best[2] / best[0]);
+    return 0;
+}
