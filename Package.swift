@@ -61,7 +61,7 @@ let package = Package(
             name: "Simulation",
             dependencies: ["CostModel", "Contention", "Profiling", "LLaVAModel", "AdaptiveInference", "TensorKernels"]
         ),
-        .target(name: "Validation", dependencies: ["Simulation", "Contention"]),
+        .target(name: "Validation", dependencies: ["Simulation", "Contention", "CGSL"]),
         .executableTarget(
             name: "adallava",
             dependencies: [

@@ -2,6 +2,8 @@ import AdaptiveInference
 import ArgumentParser
 import Foundation
 import LLaVAModel
+import Simulation
+import Validation
 
 /// `adallava`: is your adaptive LLaVA going to meet its latency budget on this CPU?
 struct Adallava: ParsableCommand {
@@ -17,7 +19,7 @@ struct Adallava: ParsableCommand {
         Errors in user input (files, configs, tensors, tokens) are printed as one line on \
         standard error and exit with status 2.
         """,
-        subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self]
+        subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self, Validate.self]
     )
 }
 
@@ -34,6 +36,13 @@ enum Main {
             fail("\(error)")
         } catch let error as CLIError {
             fail(error.message)
+        } catch let error as SimulationError {
+            fail("\(error)")
+        } catch let error as ValidateError {
+            fail("\(error)")
+        } catch let code as ExitCode where code != .validationFailure {
+            // A verb's own status (validate: 0 pass, 1 fail, 2 undecided), after its output.
+            exit(code.rawValue)
         } catch {
             // Help and version requests exit 0 through ArgumentParser; usage errors exit 2.
             if Adallava.exitCode(for: error) == .success { Adallava.exit(withError: error) }
