@@ -20,6 +20,11 @@ public struct ContentionLevel: Codable, Sendable, Hashable, CustomStringConverti
         case cpuBusyCores = "cpu_busy_cores", memBandwidthGBps = "mem_bw_gbps"
     }
 
+    /// Rounded to 0.01 cores and 0.01 GB/s, for printing measured levels.
+    public var rounded: ContentionLevel {
+        ContentionLevel(cpuBusyCores: (cpuBusyCores * 100).rounded() / 100, memBandwidthGBps: (memBandwidthGBps * 100).rounded() / 100)
+    }
+
     public var isIdle: Bool { cpuBusyCores == 0 && memBandwidthGBps == 0 }
 
     /// The `--contention` spelling: `0`, `1c`, `10gbps`, `1c+10gbps`, `0.5c+4.5gbps`.
@@ -69,6 +74,8 @@ public enum ContentionError: Error, CustomStringConvertible, Sendable {
     case badLevel(String)
     /// A trace file line that does not parse: file, 1-based line, what was expected.
     case badTrace(file: String, line: Int, reason: String)
+    /// The stress generator could not start or run; the message says what to do.
+    case stress(String)
 
     public var description: String {
         switch self {
@@ -76,6 +83,8 @@ public enum ContentionError: Error, CustomStringConvertible, Sendable {
             return "contention level '\(text)' does not parse: expected 0, Nc (busy cores), Mgbps (background GB/s) or Nc+Mgbps, e.g. 0,1c,10gbps,1c+10gbps"
         case .badTrace(let file, let line, let reason):
             return "\(file):\(line): \(reason)"
+        case .stress(let message):
+            return message
         }
     }
 }

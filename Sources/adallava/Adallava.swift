@@ -1,5 +1,6 @@
 import AdaptiveInference
 import ArgumentParser
+import Contention
 import Foundation
 import LLaVAModel
 import Simulation
@@ -19,7 +20,7 @@ struct Adallava: ParsableCommand {
         Errors in user input (files, configs, tensors, tokens) are printed as one line on \
         standard error and exit with status 2.
         """,
-        subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self, Validate.self]
+        subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self, Trace.self, Stress.self, Validate.self]
     )
 }
 
@@ -33,6 +34,8 @@ enum Main {
         } catch let error as LLaVAModelError {
             fail("\(error)")
         } catch let error as AdaptiveError {
+            fail("\(error)")
+        } catch let error as ContentionError {
             fail("\(error)")
         } catch let error as CLIError {
             fail(error.message)

@@ -1,0 +1,146 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// What the sensor saw at one moment, and what looking cost.
+public struct ContentionReading: Codable, Sendable, Hashable {
+    /// Estimated background load: cores busy in other processes, GB/s streamed by them.
+    public var level: ContentionLevel
+    /// Wall time `sense()` took, milliseconds (read /proc twice, two bandwidth probes).
+    public var overheadMs: Double
+
+    public init(level: ContentionLevel, overheadMs: Double) {
+        self.level = level
+        self.overheadMs = overheadMs
+    }
+
+    enum CodingKeys: String, CodingKey { case level, overheadMs = "overhead_ms" }
+}
+
+/// Estimates the background load at request time, cheaply enough to call before every request.
+///
+/// **CPU.** Busy cores of *other* processes = (Δ machine busy time from `/proc/stat`
+/// − Δ this process's CPU time from `/proc/self/stat`) / Δ wall time, over the window since an
+/// earlier reading at least `minWindow` old (both counters tick at 100 Hz, so shorter windows
+/// would be mostly rounding). The stress child is another process, so its load counts.
+///
+/// **Bandwidth.** A probe reads `probeBytes` (2 MB, ~0.2 ms) once, from a window of a 64 MB
+/// buffer that rotates every call, so the bytes are not in the 32 MB L3 when read. Its rate
+/// `r` (best of two probes, so a preempted probe is not taken for memory pressure) is compared
+/// with the rate `r₀` the same probe reached at calibration (the best of many probes). The
+/// model: one thread's streaming rate falls as the memory system is shared, in proportion to
+/// the traffic of others, so background GB/s ≈ `peak × (1 − r / r₀)`, clamped to
+/// [0, peak], with `peak` the machine's all-cores streaming rate measured at calibration.
+/// It is a coarse estimate (tens of percent); the sign and the order of magnitude are what a
+/// planner's contention term needs.
+public final class ContentionSensor: @unchecked Sendable {
+    public static let probeBytes = 2 << 20
+    static let bufferBytes = 64 << 20
+    /// Shortest window the CPU estimate is taken over, seconds.
+    public static let minWindow = 0.1
+
+    /// Single-thread probe rate on a quiet machine, GB/s (`r₀`).
+    public let idleProbeGBps: Double
+    /// All-cores streaming rate, GB/s (`peak`).
+    public let peakGBps: Double
+
+    private let buffer: StreamBuffer
+    private var window = 0
+    private var history: [(wall: Double, machineBusy: Double, selfCPU: Double)] = []
+    private let lock = NSLock()
+
+    /// Calibrates the bandwidth model (~0.1 s: 40 probes and three all-cores streams) unless
+    /// both figures are given, and takes the first CPU reading.
+    public init(idleProbeGBps: Double? = nil, peakGBps: Double? = nil) {
+        buffer = StreamBuffer(bytes: Self.bufferBytes)
+        if let r0 = idleProbeGBps { self.idleProbeGBps = r0 } else {
+            var best = 0.0, w = 0
+            for _ in 0..<40 {
+                best = max(best, Self.probe(buffer, window: w))
+                w += 1
+            }
+            self.idleProbeGBps = best
+        }
+        // Best of three: on a shared machine one run can lose its CPUs to others.
+        let b = buffer
+        self.peakGBps = peakGBps ?? (0..<3).map { _ in Self.streamAllCores(b) }.max()!
+        history = [Self.cpuSample()]
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// One reading: background busy cores and GB/s now, and what it cost to find out.
+    public func sense() -> ContentionReading {
+        let start = SystemCalls.now()
+        lock.lock(); defer { lock.unlock() }
+        let now = Self.cpuSample()
+        let base = history.last(where: { now.wall - $0.wall >= Self.minWindow }) ?? history.first ?? now
+        history.append(now)
+        // Keep the readings the next window could start from, and one older.
+        if let keep = history.lastIndex(where: { now.wall - $0.wall >= Self.minWindow }), keep > 0 {
+            history.removeFirst(keep)
+        }
+        if history.count > 64 { history.removeFirst(history.count - 64) }
+        let dt = now.wall - base.wall
+        let cores = dt > 0 ? max(0, (now.machineBusy - base.machineBusy - (now.selfCPU - base.selfCPU)) / dt) : 0
+
+        let rate = max(Self.probe(buffer, window: window), Self.probe(buffer, window: window + 1))
+        window += 2
+        let bw = Self.backgroundGBps(probeGBps: rate, idleProbeGBps: idleProbeGBps, peakGBps: peakGBps)
+        return ContentionReading(level: ContentionLevel(cpuBusyCores: min(cores, Double(Self.cpuCount)), memBandwidthGBps: bw),
+                                 overheadMs: (SystemCalls.now() - start) * 1000)
+    }
+
+    /// The bandwidth model: background GB/s ≈ peak × (1 − r / r₀), clamped to [0, peak].
+    public static func backgroundGBps(probeGBps r: Double, idleProbeGBps r0: Double, peakGBps peak: Double) -> Double {
+        guard r0 > 0, peak > 0, r.isFinite else { return 0 }
+        return min(peak, max(0, peak * (1 - r / r0)))
+    }
+
+    static let cpuCount = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Machine busy seconds (all CPUs) and this process's CPU seconds, both at 100 Hz ticks.
+    static func cpuSample() -> (wall: Double, machineBusy: Double, selfCPU: Double) {
+        let wall = SystemCalls.now()
+        let machine = (try? ProcStat.read())?.busy ?? 0
+        return (wall, machine, selfCPUSeconds())
+    }
+
+    /// utime + stime of this process (all threads) from /proc/self/stat, seconds.
+    static func selfCPUSeconds() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return SystemCalls.processCPU() }
+        // Fields after "pid (comm)": state is field 3, utime 14, stime 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let u = Double(fields[11]), let s = Double(fields[12]) else { return SystemCalls.processCPU() }
+        return (u + s) / ProcStat.ticksPerSecond
+    }
+
+    /// GB/s of one read of `probeBytes` from the window'th slice of the buffer.
+    static func probe(_ buffer: StreamBuffer, window: Int) -> Double {
+        let windows = bufferBytes / probeBytes
+        let p = UnsafeRawPointer(buffer.base + (window % windows) * probeBytes)
+        let t0 = SystemCalls.now()
+        let hit = memchr(p, 1, probeBytes)
+        let t = SystemCalls.now() - t0
+        return hit == nil && t > 0 ? Double(probeBytes) / t / 1e9 : 0
+    }
+
+    /// GB/s of every CPU reading its own part of the buffer once, in parallel.
+    static func streamAllCores(_ buffer: StreamBuffer) -> Double {
+        let n = max(1, cpuCount), part = bufferBytes / n
+        let group = DispatchGroup()
+        let t0 = SystemCalls.now()
+        for i in 0..<n {
+            group.enter()
+            let t = Thread {
+                _ = memchr(UnsafeRawPointer(buffer.base + i * part), 1, part)
+                group.leave()
+            }
+            t.start()
+        }
+        group.wait()
+        return Double(part * n) / (SystemCalls.now() - t0) / 1e9
+    }
+}
