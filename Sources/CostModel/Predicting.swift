@@ -17,6 +17,13 @@ public struct PlanQuery: Sendable, Equatable {
     public var newTokens: Int
     public var threads: Int
     public var contention: ContentionLevel
+    /// Visual tokens the decoder sees after PruMerge / PruMerge+ when known (the engine's
+    /// `AdaptiveDecision.imageTokensAfterSelection`); nil = the typical count (see
+    /// `RequestWalk.typicalImageTokens`). Ignored for other token selections.
+    public var imageTokens: Int? = nil
+    /// Whether the scheduler's latency token is appended to the prompt (a budget strictly
+    /// between no and all knobs, with scheduler weights): one more token through every layer.
+    public var latencyToken: Bool = false
 
     public init(config: LlavaConfig, plan: ExecutionPlan?, layout: KnobLayout, promptTokens: Int, hasImage: Bool = true,
                 newTokens: Int, threads: Int, contention: ContentionLevel = .idle) {

@@ -26,6 +26,13 @@ public struct Provenance: Codable, Sendable, Equatable {
     /// The exact command line.
     public var command: String
 
+    public init(cpuModel: String, cores: Int, simd: String, memoryBytes: Int, kernel: String, blas: String, threads: Int,
+                engineCommit: String, build: String, date: String, command: String) {
+        self.cpuModel = cpuModel; self.cores = cores; self.simd = simd; self.memoryBytes = memoryBytes
+        self.kernel = kernel; self.blas = blas; self.threads = threads; self.engineCommit = engineCommit
+        self.build = build; self.date = date; self.command = command
+    }
+
     enum CodingKeys: String, CodingKey {
         case cpuModel = "cpu_model", cores, simd, memoryBytes = "memory_bytes", kernel, blas, threads
         case engineCommit = "engine_commit", build, date, command

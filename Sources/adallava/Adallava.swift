@@ -1,6 +1,8 @@
 import AdaptiveInference
-import ArgumentParser
 import Contention
+import CostModel
+import ProfileStore
+import ArgumentParser
 import Foundation
 import LLaVAModel
 import Simulation
@@ -20,7 +22,8 @@ struct Adallava: ParsableCommand {
         Errors in user input (files, configs, tensors, tokens) are printed as one line on \
         standard error and exit with status 2.
         """,
-        subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self, Trace.self, Stress.self, Validate.self]
+        subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self,
+                      Device.self, Fit.self, Predict.self, Trace.self, Stress.self, Validate.self]
     )
 }
 
@@ -34,6 +37,10 @@ enum Main {
         } catch let error as LLaVAModelError {
             fail("\(error)")
         } catch let error as AdaptiveError {
+            fail("\(error)")
+        } catch let error as CostModelError {
+            fail("\(error)")
+        } catch let error as ProfileStoreError {
             fail("\(error)")
         } catch let error as ContentionError {
             fail("\(error)")

@@ -8,7 +8,7 @@ import TensorKernels
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: prefill vs this machine's sgemm peak, single blocks vs sgemm and bandwidth, adaptive plans vs their FLOPs.",
-        subcommands: [BenchPrefill.self, BenchPlans.self, BenchBlock.self],
+        subcommands: [BenchPrefill.self, BenchPlans.self, BenchBlock.self, BenchPredict.self],
         defaultSubcommand: BenchPrefill.self
     )
 }

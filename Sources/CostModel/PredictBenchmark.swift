@@ -1,0 +1,122 @@
+import AdaptiveInference
+import Contention
+import Foundation
+import LLaVAModel
+import TensorKernels
+
+/// One request of the predict-vs-run benchmark: what to run.
+public struct PredictCaseSpec: Sendable, Equatable {
+    /// A relative budget (the paper's knob fraction) or an explicit plan.
+    public var budget: Double?
+    public var plan: ExecutionPlan?
+    public var mode: PlanMode
+    public var tokenSelection: TokenSelection
+    /// Text tokens of the prompt (plus one image).
+    public var promptTokens: Int
+    public var newTokens: Int
+}
+
+/// One measured-vs-predicted row of `bench predict`.
+public struct PredictCaseResult: Codable, Sendable, Equatable {
+    public var index: Int
+    public var plan: String
+    public var budget: Double?
+    public var promptTokens: Int
+    public var newTokens: Int
+    public var measuredMs: Double
+    public var predictedMs: Double
+    public var measuredTTFTMs: Double
+    public var predictedTTFTMs: Double
+    /// `predicted/measured − 1` of the end-to-end latency.
+    public var error: Double
+    public var ttftError: Double
+
+    enum CodingKeys: String, CodingKey {
+        case index, plan, budget, promptTokens = "prompt_tokens", newTokens = "new_tokens"
+        case measuredMs = "measured_ms", predictedMs = "predicted_ms", measuredTTFTMs = "measured_ttft_ms"
+        case predictedTTFTMs = "predicted_ttft_ms", error, ttftError = "ttft_error"
+    }
+}
+
+/// The benchmark's summary: end-to-end and time-to-first-token error side by side.
+public struct PredictBenchmarkSummary: Codable, Sendable, Equatable {
+    public var cases: Int
+    public var total: ErrorMetrics?
+    public var ttft: ErrorMetrics?
+
+    public init(_ rows: [PredictCaseResult]) {
+        cases = rows.count
+        total = ErrorMetrics(relativeErrors: rows.map(\.error))
+        ttft = ErrorMetrics(relativeErrors: rows.map(\.ttftError))
+    }
+}
+
+/// Runs the real engine on random requests and compares each measured latency with a
+/// predictor's: the end-to-end check of the cost model.
+public enum PredictBenchmark {
+    /// `count` random requests from `seed`: half budgets (L or H mode, static knob order), half
+    /// random explicit plans, a third of them with FastV; prompt lengths in `prompt`, new
+    /// tokens in `newTokens`.
+    public static func randomCases(layout: KnobLayout, count: Int, seed: UInt64,
+                                   prompt: ClosedRange<Int>, newTokens: ClosedRange<Int>) -> [PredictCaseSpec] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<count).map { i in
+            let mode: PlanMode = rng.next() % 2 == 0 ? .layers : .heads
+            let selection: TokenSelection = i % 3 == 2 && layout.totalLayers > 1
+                ? .fastV(k: min(2, layout.totalLayers - 1), keepRatio: 0.5) : .none
+            let p = Int.random(in: prompt, using: &rng), t = Int.random(in: newTokens, using: &rng)
+            if i % 2 == 0 {
+                let budget = (0.5 + 0.5 * rng.unit() * 100).rounded() / 100
+                return PredictCaseSpec(budget: budget, plan: nil, mode: mode, tokenSelection: selection, promptTokens: p, newTokens: t)
+            }
+            let n = layout.knobCount(mode)
+            let knobs = (0..<n).filter { _ in rng.unit() < 0.3 + 0.6 * Double(i) / Double(max(1, count)) }
+            let plan = ExecutionPlan.enabling(knobs, layout: layout, mode: mode, tokenSelection: selection)
+            return PredictCaseSpec(budget: nil, plan: plan, mode: mode, tokenSelection: selection, promptTokens: p, newTokens: t)
+        }
+    }
+
+    /// Runs every case through `model.generate` (synthetic image, the plan or budget, greedy
+    /// decoding of exactly `newTokens`) after one untimed warm-up, and predicts each with the
+    /// plan the engine actually ran. The caller sets the BLAS thread count to `threads`.
+    public static func run(model: LlavaModel, predictor: any PlanLatencyPredicting, cases: [PredictCaseSpec],
+                           threads: Int, contention: ContentionLevel = .idle, seed: UInt64 = 0,
+                           progress: ((Int) -> Void)? = nil) throws -> [PredictCaseResult] {
+        let pixels = model.syntheticPixels(seed: seed)
+        let vocab = model.config.textConfig.vocabSize, image = model.config.imageTokenIndex
+        var rng = SplitMix64(seed: seed &+ 1)
+        func prompt(_ n: Int) -> [Int] {
+            var ids = (0..<n).map { _ in Int(rng.next() % UInt64(vocab)) }.map { $0 == image ? 0 : $0 }
+            ids.insert(image, at: min(1, ids.count))
+            return ids
+        }
+        func options(_ c: PredictCaseSpec) -> GenerationOptions {
+            GenerationOptions(maxNewTokens: c.newTokens, stopAtEOS: false,
+                              adaptive: AdaptiveOptions(budget: c.budget, mode: c.mode, plan: c.plan, tokenSelection: c.tokenSelection))
+        }
+        if let first = cases.first {   // warm-up: page in weights, grow caches
+            _ = try model.generate(prompt: prompt(first.promptTokens), pixels: pixels, options: options(first))
+        }
+        var out: [PredictCaseResult] = []
+        for (i, c) in cases.enumerated() {
+            let ids = prompt(c.promptTokens)
+            let start = DispatchTime.now()
+            let r = try model.generate(prompt: ids, pixels: pixels, options: options(c))
+            let measured = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
+            let plan = r.adaptive?.plan
+            var q = PlanQuery(config: model.config, plan: plan, layout: model.layout, promptTokens: c.promptTokens,
+                              hasImage: true, newTokens: r.tokens.count, threads: threads, contention: contention)
+            q.imageTokens = r.adaptive?.imageTokensAfterSelection
+            q.latencyToken = r.adaptive?.latencyToken ?? false
+            let p = try predictor.predict(q)
+            out.append(PredictCaseResult(index: i, plan: plan?.description ?? "full", budget: c.budget,
+                                         promptTokens: c.promptTokens, newTokens: r.tokens.count,
+                                         measuredMs: measured, predictedMs: p.totalMs,
+                                         measuredTTFTMs: r.timings.timeToFirstTokenMs, predictedTTFTMs: p.prefillMs,
+                                         error: p.totalMs / measured - 1,
+                                         ttftError: p.prefillMs / r.timings.timeToFirstTokenMs - 1))
+            progress?(i + 1)
+        }
+        return out
+    }
+}
