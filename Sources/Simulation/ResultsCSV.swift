@@ -36,8 +36,8 @@ extension ReplayResult {
         return fields.map(CSV.quote).joined(separator: ",")
     }
 
-    /// Enough digits to round-trip the times we measure (µs) without noise digits.
-    static func num(_ x: Double) -> String { String(format: "%.6g", x) }
+    /// Swift's shortest form that reads back to the same Double (the CSV round-trips exactly).
+    static func num(_ x: Double) -> String { "\(x)" }
 
     /// Parses a whole results file. The header must be exactly `csvColumns` (a file from
     /// another schema fails on line 1, naming the first differing column); `#` lines and blank

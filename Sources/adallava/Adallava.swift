@@ -23,7 +23,7 @@ struct Adallava: ParsableCommand {
         standard error and exit with status 2.
         """,
         subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self,
-                      Device.self, Fit.self, Predict.self, Trace.self, Stress.self, Validate.self]
+                      Device.self, Fit.self, Predict.self, Trace.self, Stress.self, Replay.self, Validate.self]
     )
 }
 
