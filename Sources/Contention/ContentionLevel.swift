@@ -72,7 +72,7 @@ public struct ContentionLevel: Codable, Sendable, Hashable, CustomStringConverti
 /// Errors of the Contention module: bad user input, reported as `error: …` with exit status 2.
 public enum ContentionError: Error, CustomStringConvertible, Sendable {
     case badLevel(String)
-    /// A trace file line that does not parse: file, 1-based line, what was expected.
+    /// A trace file line that does not parse: file, 1-based line (0: the file as a whole), what was expected.
     case badTrace(file: String, line: Int, reason: String)
     /// The stress generator could not start or run; the message says what to do.
     case stress(String)
@@ -82,7 +82,8 @@ public enum ContentionError: Error, CustomStringConvertible, Sendable {
         case .badLevel(let text):
             return "contention level '\(text)' does not parse: expected 0, Nc (busy cores), Mgbps (background GB/s) or Nc+Mgbps, e.g. 0,1c,10gbps,1c+10gbps"
         case .badTrace(let file, let line, let reason):
-            return "\(file):\(line): \(reason)"
+            // Line 0: about the whole file (missing, unreadable, wrong scaling).
+            return line > 0 ? "\(file):\(line): \(reason)" : "\(file): \(reason)"
         case .stress(let message):
             return message
         }

@@ -18,10 +18,12 @@ public struct StressReport: Codable, Sendable, Hashable {
     public var meanAchieved: ContentionLevel
     /// True for the last report (the run's summary).
     public var final: Bool
+    /// The CPU each worker thread is pinned to (-1 where sched_setaffinity refused).
+    public var pinnedCPUs: [Int]
 
     enum CodingKeys: String, CodingKey {
         case elapsedS = "elapsed_s", intervalS = "interval_s", asked, achieved
-        case meanAsked = "mean_asked", meanAchieved = "mean_achieved", final
+        case meanAsked = "mean_asked", meanAchieved = "mean_achieved", final, pinnedCPUs = "pinned_cpus"
     }
 
     /// One JSON line (no newline).
@@ -34,7 +36,7 @@ public struct StressReport: Codable, Sendable, Hashable {
 
 /// The background-load generator itself: what `adallava stress` runs, in that process.
 ///
-/// - CPU: `k = max(⌈cores⌉, ⌈GB/s ÷ perThreadGBps⌉)` worker threads, each owed `cores / k` of a
+/// - CPU: `k = max(⌈cores⌉, ⌈GB/s ÷ perThreadGBps⌉)` worker threads (at most 4 per CPU), each owed `cores / k` of a
 ///   core. A thread earns CPU credit at that rate and spends it by spinning, measured with its
 ///   own thread CPU clock, so fractions are duty cycles at ~1 ms granularity.
 /// - Memory: the same threads read a 256 MB buffer (8× this machine's 32 MB L3), each its own
@@ -98,21 +100,23 @@ public enum StressWorker {
                             maxSeconds: Double, report: (StressReport) -> Void) throws {
         guard !trace.points.isEmpty else { throw ContentionError.badTrace(file: "trace", line: 1, reason: "the trace has no rows") }
         let maxCores = trace.points.map(\.level.cpuBusyCores).max()!, maxBW = trace.points.map(\.level.memBandwidthGBps).max()!
-        let threads = max(Int(maxCores.rounded(.up)), Int((maxBW / perThreadGBps).rounded(.up)))
+        // Enough threads for the cores and the bandwidth asked, but never more than 4 per CPU:
+        // an absurd trace oversubscribes the machine (and reports less achieved), nothing worse.
+        let cpus = SystemCalls.allowedCPUs()
+        let threads = min(max(Int(maxCores.rounded(.up)), Int((maxBW / perThreadGBps).rounded(.up))), 4 * cpus.count)
         let limit = min(duration ?? .infinity, maxSeconds)
         let shared = SharedState(threads: threads)
         defer { shared.deallocate() }
         let buffer = threads > 0 && maxBW > 0 ? StreamBuffer(bytes: bufferBytes) : nil
         defer { buffer?.deallocate() }
 
-        let cpus = SystemCalls.allowedCPUs()
         let slice = threads > 0 ? bufferBytes / threads / chunkBytes * chunkBytes : 0
         var handles: [Thread] = []
         let started = DispatchGroup(), finished = DispatchGroup()
         for i in 0..<threads {
             started.enter(); finished.enter()
             let t = Thread {
-                SystemCalls.pinCurrentThread(to: cpus[i % cpus.count])
+                shared.setPinned(i, SystemCalls.pinCurrentThread(to: cpus[i % cpus.count]) ? cpus[i % cpus.count] : -1)
                 started.leave()
                 worker(index: i, shared: shared, region: buffer.map { UnsafeRawPointer($0.base + i * slice) }, regionBytes: slice)
                 finished.leave()
@@ -157,7 +161,7 @@ public enum StressWorker {
                     achieved: ContentionLevel(cpuBusyCores: (cpu - lastCPU) / interval, memBandwidthGBps: (bytes - lastBytes) / interval / 1e9),
                     meanAsked: ContentionLevel(cpuBusyCores: askedCoreSeconds / askedSpan, memBandwidthGBps: askedGB / askedSpan),
                     meanAchieved: ContentionLevel(cpuBusyCores: cpu / total, memBandwidthGBps: bytes / total / 1e9),
-                    final: stopping))
+                    final: stopping, pinnedCPUs: (0..<threads).map { shared.pinned($0) }))
                 if stopping { break }
                 lastReport = now; lastCPU = cpu; lastBytes = bytes
                 nextReport += reportInterval
@@ -181,6 +185,12 @@ public enum StressWorker {
         var byteCredit = 0.0, offset = 0, bytes = 0.0
         while !shared.stopped {
             let (cores, gbps) = shared.target(index)
+            if cores == 0 && gbps == 0 {
+                // Idle stretch of a trace: wake rarely, but soon enough to follow the next row.
+                SystemCalls.sleep(0.01)
+                periodStart = SystemCalls.now()
+                continue
+            }
             let periodEnd = periodStart + period, cpuStart = SystemCalls.threadCPU()
             // Bandwidth the machine cannot deliver is not owed forever: at most two periods' worth.
             byteCredit = min(byteCredit + gbps * 1e9 * period, 2 * gbps * 1e9 * period + Double(chunkBytes))
@@ -231,7 +241,7 @@ final class StreamBuffer: @unchecked Sendable {
 /// per thread. Plain aligned 8-byte loads and stores: a reader sees the old or the new value,
 /// which is all statistics and pacing need.
 final class SharedState: @unchecked Sendable {
-    private let slots: UnsafeMutablePointer<Double>  // per thread: [cores, gbps, bytes, cpu s, pad…] × 8
+    private let slots: UnsafeMutablePointer<Double>  // per thread: [cores, gbps, bytes, cpu s, pinned cpu, pad…] × 8
     private let flag: UnsafeMutablePointer<Int>
     let threads: Int
 
@@ -248,6 +258,8 @@ final class SharedState: @unchecked Sendable {
     func target(_ i: Int) -> (Double, Double) { (slots[i * 8], slots[i * 8 + 1]) }
     func setBytes(_ i: Int, _ b: Double) { slots[i * 8 + 2] = b }
     func totalBytes() -> Double { (0..<threads).reduce(0) { $0 + slots[$1 * 8 + 2] } }
+    func setPinned(_ i: Int, _ cpu: Int) { slots[i * 8 + 4] = Double(cpu) }
+    func pinned(_ i: Int) -> Int { Int(slots[i * 8 + 4]) }
     func setCPU(_ i: Int, _ seconds: Double) { slots[i * 8 + 3] = seconds }
     func totalCPU() -> Double { (0..<threads).reduce(0) { $0 + slots[$1 * 8 + 3] } }
     func stop() { flag.pointee = 1 }

@@ -43,7 +43,8 @@ struct Stress: ParsableCommand {
 
     @Option(help: .hidden) var parentPid: Int32?
 
-    @OptionGroup var output: OutputOptions
+    @Flag(help: "Print one JSON object per line (each report, then the summary with \"final\": true) instead of the table.")
+    var json = false
 
     mutating func validate() throws {
         if (level == nil) == (trace == nil) { throw ValidationError("give exactly one of --level and --trace") }
@@ -56,14 +57,14 @@ struct Stress: ParsableCommand {
         // First, so the load cannot outlive whoever started it (a replay, a profile, a shell).
         StressWorker.dieWithParent(expectedParent: parentPid)
         StressWorker.installSignalHandlers()
-        let json = output.json
-        // One write per line, unbuffered: a parent reading the pipe sees each report at once.
+                // One write per line, unbuffered: a parent reading the pipe sees each report at once.
         let line: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
         let print: (StressReport) -> Void = { r in
             if json { line(r.jsonLine()); return }
             if r.final {
-                line(String(format: "summary: %.1f s, asked %@ on average, achieved %.2f cores %.2f GB/s",
-                                   r.elapsedS, r.meanAsked.rounded.description, r.meanAchieved.cpuBusyCores, r.meanAchieved.memBandwidthGBps))
+                line(String(format: "summary: %.1f s, asked %@ on average, achieved %.2f cores %.2f GB/s; %d worker threads pinned to CPUs %@",
+                                   r.elapsedS, r.meanAsked.rounded.description, r.meanAchieved.cpuBusyCores, r.meanAchieved.memBandwidthGBps,
+                                   r.pinnedCPUs.count, r.pinnedCPUs.map(String.init).joined(separator: ",")))
             } else {
                 line(String(format: "%7.1f s  asked %-14@ achieved %5.2f cores %6.2f GB/s",
                                    r.elapsedS, r.asked.description, r.achieved.cpuBusyCores, r.achieved.memBandwidthGBps))

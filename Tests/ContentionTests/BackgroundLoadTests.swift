@@ -116,6 +116,7 @@ struct StressWorkerTests {
         #expect(abs(last.meanAsked.cpuBusyCores - 0.5) < 1e-6)
         #expect(last.meanAchieved.cpuBusyCores > 0.1 && last.meanAchieved.cpuBusyCores < 0.7, "\(last.meanAchieved)")
         #expect(last.meanAchieved.memBandwidthGBps == 0)
+        #expect(last.pinnedCPUs.count == 1)
         let decoded = try JSONDecoder().decode(StressReport.self, from: Data(last.jsonLine().utf8))
         #expect(decoded == last)
     }

@@ -27,7 +27,7 @@ struct ContentionSensorTests {
         let wall = Date().timeIntervalSince(t0)
         let machineBusy = (machine1.busy - machine0.busy) / wall, selfBusy = (self1 - self0) / wall
         #expect(x > 0)
-        #expect(selfBusy > 0.2, "the spin did not register: \(selfBusy)")
+        #expect(selfBusy > 0.05, "the spin did not register: \(selfBusy)")
         // Sensed background = machine busy − our busy (same window, ±tick rounding and timing).
         #expect(abs(reading.level.cpuBusyCores - max(0, machineBusy - selfBusy)) < 0.35,
                 "sensed \(reading.level.cpuBusyCores), machine \(machineBusy), self \(selfBusy)")
@@ -67,10 +67,10 @@ struct ContentionSensorTests {
     @Test("under a 12 GB/s load the sensed background GB/s stays within [0, peak] (figures printed: the probe is coarse)")
     func seesBandwidth() throws {
         let sensor = ContentionSensor()
-        let before = (0..<20).map { _ in sensor.sense().level.memBandwidthGBps }.sorted()[10]
+        let before = (0..<10).map { _ in sensor.sense().level.memBandwidthGBps }.sorted()[5]
         let load = try BackgroundLoad.start(level: ContentionLevel(cpuBusyCores: 0, memBandwidthGBps: 12), executable: adallavaBinary)
-        Thread.sleep(forTimeInterval: 0.3)
-        let during = (0..<20).map { _ in Thread.sleep(forTimeInterval: 0.01); return sensor.sense().level.memBandwidthGBps }.sorted()[10]
+        Thread.sleep(forTimeInterval: 0.2)
+        let during = (0..<10).map { _ in Thread.sleep(forTimeInterval: 0.01); return sensor.sense().level.memBandwidthGBps }.sorted()[5]
         let achieved = load.stop()
         print("sensor bandwidth: idle median \(before) GB/s, with load achieving \(achieved.memBandwidthGBps) GB/s: \(during) GB/s")
         #expect((0...sensor.peakGBps).contains(during) && (0...sensor.peakGBps).contains(before))
