@@ -16,7 +16,7 @@ struct BenchPredict: ParsableCommand {
         (layers or heads mode), every third with FastV, prompt lengths and new-token counts \
         from the given ranges, each with one synthetic image. Runs each through the same path \
         as `adallava run` (greedy, exactly the asked new tokens, synthetic preset weights), \
-        after one untimed warm-up, and predicts it from the latest fitted cost model of this \
+        after one untimed warm-up, --repeats times (the median run is compared), and predicts it from the latest fitted cost model of this \
         device and model with the plan the engine actually ran. Prints a per-request table and \
         the share within ±10% and MAPE of end-to-end latency and time to first token side by \
         side (fractions).
@@ -39,6 +39,9 @@ struct BenchPredict: ParsableCommand {
     @Option(help: "Seed of the random requests.")
     var seed: UInt64 = 1
 
+    @Option(help: "Runs per request; the median run is compared (default 3).")
+    var repeats: Int = 3
+
     @Option(help: "Engine threads (default: all cores).")
     var threads: Int?
 
@@ -52,6 +55,7 @@ struct BenchPredict: ParsableCommand {
 
     mutating func validate() throws {
         if count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
+        if repeats < 1 { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1, got \(t)") }
         _ = try range(promptRange, option: "--prompt-range")
         _ = try range(newTokensRange, option: "--new-tokens-range")
@@ -75,7 +79,8 @@ struct BenchPredict: ParsableCommand {
         let engine = try spec.load()
         BLAS.setThreads(threads)
         let cases = PredictBenchmark.randomCases(layout: engine.layout, count: count, seed: seed, prompt: prompts, newTokens: news)
-        let rows = try PredictBenchmark.run(model: engine, predictor: cm.model, cases: cases, threads: threads, seed: seed) { done in
+        let rows = try PredictBenchmark.run(model: engine, predictor: cm.model, cases: cases, threads: threads, seed: seed,
+                                              repeats: repeats) { done in
             progress("request \(done)/\(count)")
         }
         let summary = PredictBenchmarkSummary(rows)

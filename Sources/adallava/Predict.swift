@@ -89,6 +89,9 @@ struct Predict: ParsableCommand {
                               contention: level)
         query.latencyToken = latencyToken
         let p = try cm.model.predict(query)
+        if !level.isIdle, cm.model.ops.allSatisfy({ $0.contendedPoints == 0 }) {
+            progress("note: the profile has no contended points; this prediction ignores the background load")
+        }
         let report = PredictReport(device: device.id, model: model, fittedModelID: cm.id, plan: plan?.description ?? "full",
                                    budget: adaptiveFlags.plan == nil ? adaptiveFlags.budget : nil,
                                    latencyToken: latencyToken, promptTokens: promptTokens, newTokens: newTokens,
