@@ -36,8 +36,9 @@ struct Replay: ParsableCommand {
         each completes and inserted into the SQLite table replay_results of --results-db.
 
         The cost model is the latest one `adallava fit` stored for --device and --model in --db \
-        (or --cost-model FILE.json). --measure-predictor instead times the engine at a few plans \
-        now and fits a line in k (no contention term): a stop-gap for devices never profiled.
+        (or --cost-model FILE.json). --quick-profile LEVELS instead times the model's ops now on \
+        a small grid (the trace's prompt lengths), at idle and under each background level, and \
+        fits a cost model from those rows: a stop-gap for a device never profiled.
 
         EXAMPLES
           adallava replay --trace traces/bursty.csv --requests traces/requests.csv --model llava-mini \\
@@ -62,8 +63,10 @@ struct Replay: ParsableCommand {
     @Option(help: ArgumentHelp("Cost model JSON (instead of the database's latest fit).", valueName: "file"))
     var costModel: String?
 
-    @Flag(help: "Time the engine now at a few plans and plan with a line in k (no cost model needed).")
-    var measurePredictor = false
+    @Option(help: ArgumentHelp(
+        "Fit a cost model now from quick real op timings of --model, at idle and under these background loads (e.g. 1c,10gbps; 0 for idle only), instead of reading one.",
+        valueName: "levels"))
+    var quickProfile: String?
 
     @Option(help: ArgumentHelp("flops, profile or contention-aware.", valueName: "policy"))
     var policy: PlanningPolicy = .contentionAware
@@ -91,8 +94,8 @@ struct Replay: ParsableCommand {
 
     mutating func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        if costModel != nil && measurePredictor { throw ValidationError("give --cost-model or --measure-predictor, not both") }
-        if simulate && measurePredictor { throw ValidationError("--simulate needs a cost model (--db or --cost-model), not --measure-predictor") }
+        if costModel != nil && quickProfile != nil { throw ValidationError("give --cost-model or --quick-profile, not both") }
+        if let q = quickProfile { _ = try ContentionLevel.parseList(q) }
     }
 
     func run() throws {
@@ -103,8 +106,27 @@ struct Replay: ParsableCommand {
         let sqlite = resultsDb ?? ((out as NSString).deletingPathExtension + ".sqlite")
         let comments = ["adallava replay: \(simulate ? "simulated" : "live"), policy \(policy.rawValue), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
                         "contention trace \(trace), request trace \(requests), seed \(seed)"]
+        var loaded: LlavaModel?
+        if quickProfile != nil || !simulate {
+            try spec.checkFits(contextTokens: (requestTrace.requests.map { $0.promptTokens + $0.maxNewTokens }.max() ?? 0)
+                               + spec.config.imageFeatureTokens + 2)
+            BLAS.setThreads(threads)
+            progress("building \(model) (\(spec.origin))")
+            loaded = try spec.load()
+        }
+        let predictor: any PlanLatencyPredicting
+        if let quickProfile, let loaded {
+            let (cm, report) = try QuickCostModel.fit(model: loaded, name: model, requests: requestTrace.requests, threads: threads,
+                                                      levels: try ContentionLevel.parseList(quickProfile).filter { !$0.isIdle },
+                                                      progress: progress)
+            let within = report.kfold.all.map { String(format: "%.0f%%", 100 * $0.within10) } ?? "n/a"
+            progress("quick cost model: \(within) of held-out op timings within ±10%; margin " +
+                     String(format: "%.1f%% idle, %.1f%% contended", 100 * cm.marginIdle, 100 * cm.marginContended))
+            predictor = cm
+        } else {
+            predictor = try loadPredictor(config: spec.config)
+        }
         if simulate {
-            let predictor = try loadPredictor(config: spec.config)
             let planner = Planner(policy: policy, config: spec.config, layout: try spec.config.knobLayout(), mode: mode,
                                   predictor: predictor, threads: threads)
             let results = try ResultsStore(csvPath: out, sqlitePath: sqlite, comments: comments)
@@ -118,24 +140,9 @@ struct Replay: ParsableCommand {
             summarise(rows, out: out, sqlite: sqlite)
             return
         }
-        try spec.checkFits(contextTokens: (requestTrace.requests.map { $0.promptTokens + $0.maxNewTokens }.max() ?? 0)
-                           + spec.config.imageFeatureTokens + 2)
+        guard let loaded else { return }
         BLAS.setThreads(threads)
-        progress("building \(model) (\(spec.origin))")
-        let loaded = try spec.load()
-        var planner = Planner(policy: policy, model: loaded, mode: mode, predictor: MeasuredLinePredictor(points: [(0, 1)], totalKnobs: 0, mode: mode), threads: threads)
-        if measurePredictor {
-            let r = requestTrace.requests
-            let prompt = r.map(\.promptTokens).sorted()[r.count / 2], newTokens = r.map(\.maxNewTokens).sorted()[r.count / 2]
-            let n = planner.totalKnobs
-            progress("timing plans k = 0, \(n / 2), \(n) on a \(prompt)-token prompt + image, \(newTokens) new tokens")
-            let line = try MeasuredLinePredictor.measure(model: loaded, planner: planner, ks: [0, n / 2, n],
-                                                         promptTokens: prompt, newTokens: newTokens)
-            progress(String(format: "measured line: %.1f ms + %.2f ms per knob (margin %.1f%%)", line.intercept, line.slopePerKnob, 100 * line.relativeMargin))
-            planner.predictor = line
-        } else {
-            planner.predictor = try loadPredictor(config: spec.config)
-        }
+        let planner = Planner(policy: policy, model: loaded, mode: mode, predictor: predictor, threads: threads)
         // Calibrate the sensor's bandwidth model before the load starts (it needs a quiet machine).
         let sensor = ContentionSensor()
         let results = try ResultsStore(csvPath: out, sqlitePath: sqlite, comments: comments)

@@ -79,7 +79,7 @@ struct ReplayCLITests {
         let rows = (0..<6).map { "\(Double($0) * 0.2),\($0 == 0 ? 0.001 : 2000),8,synthetic,3" }
         try (["t_s,budget_ms,prompt_tokens,image,max_new_tokens"] + rows).joined(separator: "\n")
             .write(toFile: requests, atomically: true, encoding: .utf8)
-        let r = try CLI.run(["replay", "--trace", trace, "--requests", requests, "--model", "tiny", "--measure-predictor",
+        let r = try CLI.run(["replay", "--trace", trace, "--requests", requests, "--model", "tiny", "--quick-profile", "0",
                              "--policy", "contention-aware", "--out", out, "--threads", "1"])
         #expect(r.status == 0, "\(r.stderr)")
         let csv = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }
@@ -100,7 +100,7 @@ struct ReplayCLITests {
             .write(toFile: requests, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = CLI.binary
-        process.arguments = ["replay", "--trace", trace, "--requests", requests, "--model", "tiny", "--measure-predictor",
+        process.arguments = ["replay", "--trace", trace, "--requests", requests, "--model", "tiny", "--quick-profile", "0",
                              "--out", out, "--threads", "1"]
         let err = Pipe()
         process.standardError = err
