@@ -87,24 +87,37 @@ public struct Planner: Sendable {
         .enabling(Array(order.prefix(k)), layout: layout, mode: mode, tokenSelection: tokenSelection)
     }
 
-    public func decide(_ request: PlanningRequest) throws -> PlanDecision {
+    /// The plan for one request. `cache` (one per replay) remembers predictions across
+    /// requests of the same shape and contention, which a long replay repeats constantly.
+    public func decide(_ request: PlanningRequest, cache: PredictionCache? = nil) throws -> PlanDecision {
         switch policy {
-        case .flops: return try decideFLOPs(request)
-        case .profile: return try decideByModel(request, contention: .idle)
-        case .contentionAware: return try decideByModel(request, contention: request.contention)
+        case .flops: return try decideFLOPs(request, cache: cache)
+        case .profile: return try decideByModel(request, contention: .idle, cache: cache)
+        case .contentionAware: return try decideByModel(request, contention: request.contention, cache: cache)
         }
     }
 
-    func predict(k: Int?, _ r: PlanningRequest, contention: ContentionLevel) throws -> LatencyPrediction {
-        try predictor.predict(PlanQuery(config: config, plan: k.map(plan(k:)), layout: layout, promptTokens: r.promptTokens,
-                                        hasImage: r.hasImage, newTokens: r.newTokens, threads: threads, contention: contention))
+    /// The predictor's answer for the first `k` knobs (nil = the full model, no plan).
+    public func predict(k: Int?, promptTokens: Int, hasImage: Bool, newTokens: Int, contention: ContentionLevel,
+                        cache: PredictionCache? = nil) throws -> LatencyPrediction {
+        let key = PredictionCache.Key(k: k ?? -1, promptTokens: promptTokens, hasImage: hasImage, newTokens: newTokens,
+                                      cpu: contention.cpuBusyCores, bw: contention.memBandwidthGBps)
+        if let hit = cache?.entries[key] { return hit }
+        let p = try predictor.predict(PlanQuery(config: config, plan: k.map(plan(k:)), layout: layout, promptTokens: promptTokens,
+                                                hasImage: hasImage, newTokens: newTokens, threads: threads, contention: contention))
+        cache?.entries[key] = p
+        return p
     }
 
-    private func decideByModel(_ r: PlanningRequest, contention: ContentionLevel) throws -> PlanDecision {
+    func predict(k: Int?, _ r: PlanningRequest, contention: ContentionLevel, cache: PredictionCache?) throws -> LatencyPrediction {
+        try predict(k: k, promptTokens: r.promptTokens, hasImage: r.hasImage, newTokens: r.newTokens, contention: contention, cache: cache)
+    }
+
+    private func decideByModel(_ r: PlanningRequest, contention: ContentionLevel, cache shared: PredictionCache?) throws -> PlanDecision {
         let available = r.budgetMs - r.queuedMs
         var cache: [Int: LatencyPrediction] = [:]
         func fits(_ k: Int) throws -> Bool {
-            let p = try cache[k] ?? predict(k: k, r, contention: contention)
+            let p = try cache[k] ?? predict(k: k, r, contention: contention, cache: shared)
             cache[k] = p
             return p.totalMs * (1 + max(0, p.relativeMargin)) <= available
         }
@@ -122,8 +135,8 @@ public struct Planner: Sendable {
     }
 
     /// The paper's mapping, with the budget made relative to the full model at idle.
-    private func decideFLOPs(_ r: PlanningRequest) throws -> PlanDecision {
-        let full = try predict(k: nil, r, contention: .idle).totalMs
+    private func decideFLOPs(_ r: PlanningRequest, cache: PredictionCache?) throws -> PlanDecision {
+        let full = try predict(k: nil, r, contention: .idle, cache: cache).totalMs
         let relative = min(1, max(0, r.budgetMs / full))
         let k = try layout.enabledKnobs(budget: relative, mode: mode)
         let chosen = plan(k: k)
@@ -133,4 +146,15 @@ public struct Planner: Sendable {
         return PlanDecision(plan: chosen, knobs: k, totalKnobs: totalKnobs, predictedServiceMs: believed,
                             infeasible: k == 0 && relative < prefixOnly)
     }
+}
+
+/// Predictions remembered by (k, request shape, contention) for one planner and predictor.
+/// Not thread-safe: one per replay, used from one thread.
+public final class PredictionCache: @unchecked Sendable {
+    struct Key: Hashable {
+        var k: Int, promptTokens: Int, hasImage: Bool, newTokens: Int
+        var cpu: Double, bw: Double
+    }
+    var entries: [Key: LatencyPrediction] = [:]
+    public init() {}
 }

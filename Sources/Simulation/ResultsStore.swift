@@ -49,25 +49,32 @@ public final class ResultsStore: @unchecked Sendable {
     /// A label shared by the rows of this replay in SQLite (several replays may share a file).
     public lazy var replayID: String = ISO8601DateFormatter().string(from: Date()) + " " + (csvPath as NSString).lastPathComponent
 
-    /// Appends one row to both stores.
-    public func append(_ row: ReplayResult) throws {
+    /// Appends one row to both stores (the live replay: each row on disk as it completes).
+    public func append(_ row: ReplayResult) throws { try append(contentsOf: [row]) }
+
+    /// Appends rows in one CSV write and one SQLite transaction (the simulator's bulk output).
+    public func append(contentsOf rows: [ReplayResult]) throws {
         lock.lock(); defer { lock.unlock() }
-        csv.write(Data((row.csvLine + "\n").utf8))
+        csv.write(Data(rows.map { $0.csvLine + "\n" }.joined().utf8))
         guard let db else { return }
         let id = replayID
         do {
             try db.write { db in
-                try db.execute(sql: """
+                let statement = try db.makeStatement(sql: """
                     INSERT INTO replay_results (replay, request, policy, mode, arrival_s, start_s, end_s, budget_ms,
                       prompt_tokens, new_tokens, latency_ms, service_ms, predicted_ms, plan, knobs, total_knobs,
                       sensed_cpu_cores, sensed_mem_bw_gbps, outcome)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [id, row.request, row.policy, row.mode, row.arrivalS, row.startS, row.endS, row.budgetMs,
-                                     row.promptTokens, row.newTokens, row.latencyMs, row.serviceMs, row.predictedMs, row.plan,
-                                     row.knobs, row.totalKnobs, row.sensed.cpuBusyCores, row.sensed.memBandwidthGBps, row.outcome])
+                    """)
+                for row in rows {
+                    try statement.execute(arguments: [
+                        id, row.request, row.policy, row.mode, row.arrivalS, row.startS, row.endS, row.budgetMs,
+                        row.promptTokens, row.newTokens, row.latencyMs, row.serviceMs, row.predictedMs, row.plan,
+                        row.knobs, row.totalKnobs, row.sensed.cpuBusyCores, row.sensed.memBandwidthGBps, row.outcome])
+                }
             }
         } catch {
-            throw SimulationError.io(path: sqlitePath ?? "", reason: "cannot insert a result: \(error)")
+            throw SimulationError.io(path: sqlitePath ?? "", reason: "cannot insert results: \(error)")
         }
     }
 

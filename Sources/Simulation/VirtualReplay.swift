@@ -32,12 +32,13 @@ public struct VirtualReplay: Sendable {
     /// Replays `requests` (arrival order) and returns one row per request. `onResult` sees
     /// each row as it completes (the CLI streams them to the store).
     public func run(_ requests: [TraceRequest], onResult: ((ReplayResult) throws -> Void)? = nil) throws -> [ReplayResult] {
-        // Predictions repeat (few prompt lengths, piecewise-constant contention): memoise both
-        // predictors for the run, which is what makes 10⁵ requests/s possible.
-        let memoPlanner = MemoPredictor(planner.predictor)
-        var planner = self.planner
-        planner.predictor = memoPlanner
-        let memoReference = referenceIsPlanners ? memoPlanner : MemoPredictor(reference)
+        // Predictions repeat (few prompt lengths, piecewise-constant contention): remember them
+        // for the run, which is what makes 10⁵ requests/s possible. Plan strings once per k.
+        let planCache = PredictionCache()
+        let referenceCache = referenceIsPlanners ? planCache : PredictionCache()
+        var referencePlanner = planner
+        referencePlanner.predictor = reference
+        let planStrings = (0...planner.totalKnobs).map { planner.plan(k: $0).description }
         var rng = TraceRandom(seed: seed)
         var free = 0.0
         var rows: [ReplayResult] = []
@@ -49,13 +50,13 @@ public struct VirtualReplay: Sendable {
             let decision: PlanDecision
             do {
                 decision = try planner.decide(PlanningRequest(budgetMs: r.budgetMs, promptTokens: r.promptTokens, hasImage: hasImage,
-                                                              newTokens: r.maxNewTokens, contention: level, queuedMs: (start - r.t) * 1000))
+                                                              newTokens: r.maxNewTokens, contention: level, queuedMs: (start - r.t) * 1000),
+                                              cache: planCache)
             } catch {
                 throw SimulationError.badRequest(index: i, reason: "\(error)")
             }
-            let truth = try memoReference.predict(PlanQuery(
-                config: planner.config, plan: decision.plan, layout: planner.layout, promptTokens: r.promptTokens,
-                hasImage: hasImage, newTokens: r.maxNewTokens, threads: planner.threads, contention: level))
+            let truth = try referencePlanner.predict(k: decision.knobs, promptTokens: r.promptTokens, hasImage: hasImage,
+                                                     newTokens: r.maxNewTokens, contention: level, cache: referenceCache)
             var serviceMs = truth.totalMs
             if noise && truth.relativeMargin > 0 {
                 serviceMs *= max(0.05, 1 + rng.normal() * truth.relativeMargin / 1.645)
@@ -66,36 +67,13 @@ public struct VirtualReplay: Sendable {
             let row = ReplayResult(
                 request: i, policy: planner.policy.rawValue, mode: "simulated", arrivalS: r.t, startS: start, endS: end,
                 budgetMs: r.budgetMs, promptTokens: r.promptTokens, newTokens: r.maxNewTokens, latencyMs: latencyMs,
-                serviceMs: serviceMs, predictedMs: decision.predictedServiceMs, plan: decision.plan.description,
+                serviceMs: serviceMs, predictedMs: decision.predictedServiceMs, plan: planStrings[decision.knobs],
                 knobs: decision.knobs, totalKnobs: decision.totalKnobs, sensed: level,
                 outcome: Outcome.of(latencyMs: latencyMs, budgetMs: r.budgetMs, infeasible: decision.infeasible).rawValue)
             try onResult?(row)
             rows.append(row)
         }
         return rows
-    }
-}
-
-/// Caches a predictor's answers by the query's varying parts (plan, lengths, contention).
-/// Used by one replay on one thread.
-final class MemoPredictor: PlanLatencyPredicting, @unchecked Sendable {
-    struct Key: Hashable {
-        var plan: String?
-        var promptTokens: Int, hasImage: Bool, newTokens: Int, threads: Int
-        var contention: ContentionLevel
-    }
-    let base: any PlanLatencyPredicting
-    private var cache: [Key: LatencyPrediction] = [:]
-
-    init(_ base: any PlanLatencyPredicting) { self.base = base }
-
-    func predict(_ q: PlanQuery) throws -> LatencyPrediction {
-        let key = Key(plan: q.plan?.description, promptTokens: q.promptTokens, hasImage: q.hasImage, newTokens: q.newTokens,
-                      threads: q.threads, contention: q.contention)
-        if let hit = cache[key] { return hit }
-        let p = try base.predict(q)
-        cache[key] = p
-        return p
     }
 }
 

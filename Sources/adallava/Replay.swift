@@ -68,6 +68,9 @@ struct Replay: ParsableCommand {
         valueName: "levels"))
     var quickProfile: String?
 
+    @Option(help: ArgumentHelp("With --quick-profile: also write the fitted cost model here (reuse it with --cost-model).", valueName: "file"))
+    var saveCostModel: String?
+
     @Option(help: ArgumentHelp("flops, profile or contention-aware.", valueName: "policy"))
     var policy: PlanningPolicy = .contentionAware
 
@@ -96,6 +99,7 @@ struct Replay: ParsableCommand {
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if costModel != nil && quickProfile != nil { throw ValidationError("give --cost-model or --quick-profile, not both") }
         if let q = quickProfile { _ = try ContentionLevel.parseList(q) }
+        if saveCostModel != nil && quickProfile == nil { throw ValidationError("--save-cost-model needs --quick-profile") }
     }
 
     func run() throws {
@@ -122,6 +126,12 @@ struct Replay: ParsableCommand {
             let within = report.kfold.all.map { String(format: "%.0f%%", 100 * $0.within10) } ?? "n/a"
             progress("quick cost model: \(within) of held-out op timings within ±10%; margin " +
                      String(format: "%.1f%% idle, %.1f%% contended", 100 * cm.marginIdle, 100 * cm.marginContended))
+            if let saveCostModel {
+                do { try cm.encodedJSON().write(toFile: saveCostModel, atomically: true, encoding: .utf8) } catch {
+                    throw CLIError(message: "\(saveCostModel): cannot write (\(error.localizedDescription))")
+                }
+                progress("cost model written to \(saveCostModel)")
+            }
             predictor = cm
         } else {
             predictor = try loadPredictor(config: spec.config)
@@ -174,7 +184,7 @@ struct Replay: ParsableCommand {
     }
 
     private func appendAll(_ rows: [ReplayResult], to store: ResultsStore) throws {
-        for row in rows { try store.append(row) }
+        try store.append(contentsOf: rows)
     }
 
     /// The fitted cost model: a JSON file, or the latest fit in the profile database.
