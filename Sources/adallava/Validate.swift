@@ -1,4 +1,5 @@
 import ArgumentParser
+import Contention
 import Foundation
 import Simulation
 import Validation
@@ -29,7 +30,7 @@ struct Validate: ParsableCommand {
 
         EXAMPLES
           adallava validate --results results.csv
-          adallava validate --results live.csv --results sim.csv --report report.html
+          adallava validate --results live.csv --results sim.csv --report report.html --trace traces/bursty-600s.csv
           adallava validate --results results.csv --target 0.95 --json
         """
     )
@@ -48,6 +49,9 @@ struct Validate: ParsableCommand {
 
     @Option(help: ArgumentHelp("Write a self-contained HTML report (SVG charts) here.", valueName: "file"))
     var report: String?
+
+    @Option(help: ArgumentHelp("Contention trace to draw under the timelines (default: what each request sensed).", valueName: "file"))
+    var trace: String?
 
     @OptionGroup var output: OutputOptions
 
@@ -68,7 +72,10 @@ struct Validate: ParsableCommand {
         }
         let validation = try ValidationReport(rows: rows, files: results, target: target, confidence: confidence, policy: policy)
         if let report {
-            let html = HTMLReport(report: validation, rows: rows).html
+            let steps = try trace.map { path in
+                try ContentionTrace.load(URL(fileURLWithPath: path)).points.map { ContentionStep(t: $0.t, level: $0.level) }
+            }
+            let html = HTMLReport(report: validation, rows: rows, trace: steps, traceName: trace).html
             do { try html.write(toFile: report, atomically: true, encoding: .utf8) } catch {
                 throw CLIError(message: "\(report): cannot write (\(error.localizedDescription))")
             }

@@ -71,6 +71,19 @@ struct ReplayCLITests {
         #expect(r.stderr.contains("adallava fit"), "\(r.stderr)")
     }
 
+    @Test("a malformed request trace is refused with its file and line, before anything runs")
+    func badRequests() throws {
+        let dir = try CLI.tempDirectory()
+        let trace = dir + "/c.csv", requests = dir + "/r.csv"
+        try "t_s,cpu_busy_cores,mem_bw_gbps\n0,0,0\n10,0,0\n".write(toFile: trace, atomically: true, encoding: .utf8)
+        try "t_s,budget_ms,prompt_tokens,image,max_new_tokens\n0,100,8,synthetic,2\n1,-5,8,synthetic,2\n".write(toFile: requests, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["replay", "--trace", trace, "--requests", requests, "--model", "tiny", "--simulate",
+                             "--quick-profile", "0", "--out", dir + "/out.csv"])
+        #expect(r.status == 2)
+        #expect(r.stderr.hasPrefix("error: \(requests):3:"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out.csv"))
+    }
+
     @Test("a live replay on tiny writes every row to CSV and SQLite, and validate reads it")
     func liveTiny() throws {
         let dir = try CLI.tempDirectory()
