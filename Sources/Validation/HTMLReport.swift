@@ -32,8 +32,9 @@ public struct HTMLReport {
         .pass { background: #e6f4ea; border-left: 6px solid #1e8e3e; }
         .fail { background: #fce8e6; border-left: 6px solid #d93025; }
         .too-few-requests { background: #fef7e0; border-left: 6px solid #e8a317; }
-        table { border-collapse: collapse; font-size: 12px; }
+        table { border-collapse: collapse; font-size: 12px; max-width: 100%; }
         th, td { padding: 3px 6px; border-bottom: 1px solid #e8eaed; text-align: right; white-space: nowrap; }
+        th { white-space: normal; vertical-align: bottom; }
         th { background: #f1f3f4; font-weight: 600; } td.l, th.l { text-align: left; }
         tr.deciding td { font-weight: 600; }
         .note { color: #5f6368; font-size: 12px; max-width: 900px; }
@@ -86,7 +87,7 @@ public struct HTMLReport {
             h += "<tr\(i == report.decidingGroup ? " class=\"deciding\"" : "")><td class=\"l\">\(escape(g.policy))</td>"
                 + "<td class=\"l\">\(escape(g.mode))</td><td>\(g.requests)</td><td>\(g.infeasible)</td>"
                 + "<td>\(g.adherence.met)</td><td>\(g.adherence.misses)</td><td>\(pct(g.adherence.metShare, 2))</td>"
-                + "<td class=\"l\">\(escape(g.claim.replacingOccurrences(of: " with ", with: " (") + ")"))</td><td>\(verdictWord(g.verdict))</td>"
+                + "<td class=\"l\">\(escape(g.claim.replacingOccurrences(of: " with ", with: " (") + ")"))</td><td>\(g.verdict == .undecided ? "too few" : verdictWord(g.verdict))</td>"
                 + "<td>\(ratio(g.p50))</td><td>\(ratio(g.p90))</td><td>\(ratio(g.p99))</td>"
                 + "<td>\(pct(g.utilisation, 1))</td><td>\(pct(g.meanKnobFraction, 0))</td><td>\(pct(g.predictionError, 1))</td></tr>\n"
         }

@@ -25,13 +25,16 @@ struct TimelineChart {
         let plotW = width - left - right
         let tMax = max(rows.map(\.endS).max() ?? 1, contention.last?.t ?? 0, 1e-9)
         func x(_ t: Double) -> Double { left + plotW * t / tMax }
-        let msMax = niceCeiling(max(rows.map { max($0.latencyMs, $0.budgetMs) }.max() ?? 1, 1))
+        // The axis covers the budgets and latencies up to twice the largest budget; a latency
+        // beyond that is drawn as a triangle on the top edge, so one outlier cannot flatten the rest.
+        let budgetMax = rows.map(\.budgetMs).max() ?? 1
+        let msMax = ticks(max(min(rows.map(\.latencyMs).max() ?? 1, 2 * budgetMax), budgetMax, 1)).last!
         func yMs(_ ms: Double) -> Double { top + latencyHeight * (1 - min(ms, msMax) / msMax) }
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f(width))\" height=\"\(f(height))\" "
             + "viewBox=\"0 0 \(f(width)) \(f(height))\" font-family=\"system-ui, sans-serif\" font-size=\"11\">\n"
         // Latency panel: grid, budget ticks, latency dots coloured by outcome.
         s += axisY(ticks: ticks(msMax), y: yMs, x0: left, x1: width - right, label: "ms", side: .left)
-        s += "<text x=\"\(f(left))\" y=\"\(f(top - 18))\" font-weight=\"600\">latency (dots) and budget (grey dashes) per request, by arrival time</text>\n"
+        s += "<text x=\"\(f(left))\" y=\"\(f(top - 18))\" font-weight=\"600\">latency (dots; ▲ beyond the axis) and budget (grey dashes) per request, by arrival time</text>\n"
         for r in rows {
             let cx = x(r.arrivalS)
             s += "<line x1=\"\(f(cx - 2.5))\" x2=\"\(f(cx + 2.5))\" y1=\"\(f(yMs(r.budgetMs)))\" y2=\"\(f(yMs(r.budgetMs)))\" stroke=\"#9aa0a6\" stroke-width=\"1.5\"/>"
@@ -44,14 +47,19 @@ struct TimelineChart {
             default: color = r.withinBudget ? "#1e8e3e" : "#d93025"
             }
             let radius = r.withinBudget ? 1.8 : 3.2
-            s += "<circle cx=\"\(f(x(r.arrivalS)))\" cy=\"\(f(yMs(r.latencyMs)))\" r=\"\(f(radius))\" fill=\"\(color)\">"
-                + "<title>request \(r.request): \(f(r.latencyMs)) ms of \(f(r.budgetMs)) ms, \(escape(r.plan))</title></circle>"
+            let tip = "<title>request \(r.request): \(f(r.latencyMs)) ms of \(f(r.budgetMs)) ms, \(escape(r.plan))</title>"
+            let cx = x(r.arrivalS)
+            if r.latencyMs > msMax {
+                s += "<path d=\"M\(f(cx - 3.5)),\(f(top + 5)) L\(f(cx + 3.5)),\(f(top + 5)) L\(f(cx)),\(f(top - 1)) Z\" fill=\"\(color)\">\(tip)</path>"
+            } else {
+                s += "<circle cx=\"\(f(cx))\" cy=\"\(f(yMs(r.latencyMs)))\" r=\"\(f(radius))\" fill=\"\(color)\">\(tip)</circle>"
+            }
         }
         s += "\n"
         // Contention panel: busy cores as a filled step area (left axis), GB/s as a line (right axis).
         let y0 = top + latencyHeight + gap
-        let coresMax = niceCeiling(max(contention.map(\.level.cpuBusyCores).max() ?? 0, 1))
-        let bwMax = niceCeiling(max(contention.map(\.level.memBandwidthGBps).max() ?? 0, 1))
+        let coresMax = ticks(max(contention.map(\.level.cpuBusyCores).max() ?? 0, 1)).last!
+        let bwMax = ticks(max(contention.map(\.level.memBandwidthGBps).max() ?? 0, 1)).last!
         func yCores(_ c: Double) -> Double { y0 + loadHeight * (1 - c / coresMax) }
         func yBW(_ b: Double) -> Double { y0 + loadHeight * (1 - b / bwMax) }
         s += "<text x=\"\(f(left))\" y=\"\(f(y0 - 18))\" font-weight=\"600\">background load (\(escape(contentionSource))): "
@@ -105,10 +113,12 @@ func niceCeiling(_ x: Double) -> Double {
     return 10 * p
 }
 
-/// Five evenly spaced ticks from 0 to `maxValue` (a nice ceiling).
+/// Ticks from 0 in a round step (1, 2, 2.5 or 5 × 10ⁿ) chosen for about four intervals, up to
+/// the first tick at or above `maxValue`.
 func ticks(_ maxValue: Double) -> [Double] {
-    let top = niceCeiling(maxValue)
-    return (0...4).map { top * Double($0) / 4 }
+    let step = niceCeiling(max(maxValue, 1e-9) / 4)
+    let n = max(1, Int((maxValue / step - 1e-9).rounded(.up)))
+    return (0...n).map { step * Double($0) }
 }
 
 func label(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e9 ? String(Int(v)) : String(format: "%g", (v * 100).rounded() / 100) }
