@@ -30,10 +30,13 @@ struct Replay: ParsableCommand {
 
         --simulate: discrete-event virtual time with the same queueing; a request's engine time \
         is the cost model's prediction for its plan under the trace's contention at its start \
-        (--noise adds seeded residual noise). Tens of thousands of requests per second.
+        (--noise adds seeded residual noise). Predictions are cached per (plan, prompt length, \
+        contention level), so a replay runs at 10⁴–10⁵+ requests per second; the rate is printed.
 
-        Rows (one per request; columns in `adallava validate --help`) are appended to --out as \
-        each completes and inserted into the SQLite table replay_results of --results-db.
+        One row per request — arrival, start and end times, budget, latency, engine time, \
+        predicted time, plan, knobs on, sensed contention, outcome (met, missed, infeasible) — \
+        is appended to --out as it completes and inserted into the SQLite table replay_results \
+        of --results-db.
 
         The cost model is the latest one `adallava fit` stored for --device and --model in --db \
         (or --cost-model FILE.json). --quick-profile LEVELS instead times the model's ops now on \
@@ -41,10 +44,10 @@ struct Replay: ParsableCommand {
         fits a cost model from those rows: a stop-gap for a device never profiled.
 
         EXAMPLES
-          adallava replay --trace traces/bursty.csv --requests traces/requests.csv --model llava-mini \\
-            --db profile.sqlite --policy contention-aware --out live.csv --threads 2
-          adallava replay --trace traces/bursty.csv --requests traces/requests.csv --model llava-mini \\
-            --db profile.sqlite --policy flops --simulate --out sim.csv
+          adallava replay --trace traces/bursty-600s.csv --requests traces/requests-bursty-1000.csv \\
+            --model llava-mini --db profile.sqlite --policy contention-aware --out live.csv --threads 2
+          adallava replay --trace traces/bursty-600s.csv --requests traces/requests-bursty-1000.csv \\
+            --model llava-mini --db profile.sqlite --policy flops --simulate --out sim.csv
           adallava validate --results live.csv --results sim.csv --report report.html
         """
     )
