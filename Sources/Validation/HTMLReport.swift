@@ -88,8 +88,11 @@ public struct HTMLReport {
                 + "<td class=\"l\">\(escape(g.mode))</td><td>\(g.requests)</td><td>\(g.infeasible)</td>"
                 + "<td>\(g.adherence.met)</td><td>\(g.adherence.misses)</td><td>\(pct(g.adherence.metShare, 2))</td>"
                 + "<td class=\"l\">\(escape(g.claim.replacingOccurrences(of: " with ", with: " (") + ")"))</td><td>\(g.verdict == .undecided ? "too few" : verdictWord(g.verdict))</td>"
-                + "<td>\(ratio(g.p50))</td><td>\(ratio(g.p90))</td><td>\(ratio(g.p99))</td>"
-                + "<td>\(pct(g.utilisation, 1))</td><td>\(pct(g.meanKnobFraction, 0))</td><td>\(pct(g.predictionError, 1))</td></tr>\n"
+                + (g.adherence.total == 0  // no feasible request: nothing to take percentiles of
+                    ? "<td>–</td><td>–</td><td>–</td><td>–</td><td>–</td>"
+                    : "<td>\(ratio(g.p50))</td><td>\(ratio(g.p90))</td><td>\(ratio(g.p99))</td>"
+                        + "<td>\(pct(g.utilisation, 1))</td><td>\(pct(g.meanKnobFraction, 0))</td>")
+                + "<td>\(pct(g.predictionError, 1))</td></tr>\n"
         }
         h += "</table>\n<p class=\"note\">P50/P90/P99 are of latency/budget (1.00 = exactly on budget). "
             + "Pred. error: mean |predicted − measured| / measured engine time.</p>\n"

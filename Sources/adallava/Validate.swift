@@ -91,9 +91,10 @@ struct Validate: ParsableCommand {
         let header = ["policy", "mode", "requests", "infeasible", "met", "missed", "can claim", "verdict",
                       "P50 lat/budget", "P90", "P99", "utilisation", "knobs on", "pred. error"]
         let body = v.groups.map { g in
-            [g.policy, g.mode, String(g.requests), String(g.infeasible), String(g.adherence.met), String(g.adherence.misses),
-             g.claim, g.verdict.rawValue, r(g.p50), r(g.p90), r(g.p99), pct(g.utilisation), pct(g.meanKnobFraction, 0),
-             pct(g.predictionError)]
+            let none = g.adherence.total == 0  // no feasible request: no percentiles
+            return [g.policy, g.mode, String(g.requests), String(g.infeasible), String(g.adherence.met), String(g.adherence.misses),
+                    g.claim, g.verdict.rawValue] + (none ? ["–", "–", "–", "–", "–"]
+                        : [r(g.p50), r(g.p90), r(g.p99), pct(g.utilisation), pct(g.meanKnobFraction, 0)]) + [pct(g.predictionError)]
         }
         var lines = [markdownTable(header: header, rows: body)]
         if !v.agreement.isEmpty {
