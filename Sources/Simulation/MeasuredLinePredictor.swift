@@ -9,8 +9,8 @@ import LLaVAModel
 /// engine at a few k (idle machine, the threads in force). It ignores prompt and generation
 /// lengths other than the measured ones and has no contention term (so under it
 /// `contention-aware` plans like `profile`); the margin is the largest relative residual of
-/// the fit. For tests and for devices with no fitted cost model — the fitted `CostModel` is
-/// the real thing.
+/// the fit. The planner's and simulator's tests plan with it (real timings, no cost model
+/// needed); replays use the fitted `CostModel` (`--db`, `--cost-model` or `--quick-profile`).
 public struct MeasuredLinePredictor: PlanLatencyPredicting, Codable, Equatable {
     public var intercept: Double
     public var slopePerKnob: Double
