@@ -23,7 +23,8 @@ struct TimelineChart {
     var svg: String {
         let height = top + latencyHeight + gap + loadHeight + bottom
         let plotW = width - left - right
-        let tMax = max(rows.map(\.endS).max() ?? 1, contention.last?.t ?? 0, 1e-9)
+        // The replay's span (a longer trace is cut there); the trace's length when there are no rows.
+        let tMax = max(rows.map(\.endS).max() ?? contention.last?.t ?? 1, 1e-9)
         func x(_ t: Double) -> Double { left + plotW * t / tMax }
         // The axis covers the budgets and latencies up to twice the largest budget; a latency
         // beyond that is drawn as a triangle on the top edge, so one outlier cannot flatten the rest.
@@ -69,8 +70,8 @@ struct TimelineChart {
         if !contention.isEmpty {
             var area = "M\(f(x(contention[0].t))),\(f(yCores(0)))"
             var bw = ""
-            for (i, step) in contention.enumerated() {
-                let end = i + 1 < contention.count ? contention[i + 1].t : tMax
+            for (i, step) in contention.enumerated() where step.t < tMax || i == 0 {
+                let end = min(tMax, i + 1 < contention.count ? contention[i + 1].t : tMax)
                 area += " L\(f(x(step.t))),\(f(yCores(step.level.cpuBusyCores))) L\(f(x(end))),\(f(yCores(step.level.cpuBusyCores)))"
                 bw += (i == 0 ? "M" : " L") + "\(f(x(step.t))),\(f(yBW(step.level.memBandwidthGBps))) L\(f(x(end))),\(f(yBW(step.level.memBandwidthGBps)))"
             }
