@@ -16,6 +16,10 @@ public final class LiveReplay: @unchecked Sendable {
     public let planner: Planner
     /// nil: every request sees `.idle` (e.g. a replay with no trace).
     public let sensor: ContentionSensor?
+    /// When set, the level the planner is given at replay time t instead of the sensor's
+    /// reading: the contention trace the load generator is replaying (an oracle, to tell the
+    /// planner's quality from the sensor's).
+    public var traceLevel: (@Sendable (Double) -> ContentionLevel)?
     public let seed: UInt64
     private let stopFlag = NSLock()
     private var stopped = false
@@ -63,7 +67,7 @@ public final class LiveReplay: @unchecked Sendable {
             while clock() < r.t && !isStopped { Thread.sleep(forTimeInterval: min(0.05, r.t - clock())) }
             if isStopped { break }
             let start = clock()
-            let level = sensor?.sense().level ?? .idle
+            let level = traceLevel?(start) ?? sensor?.sense().level ?? .idle
             let hasImage = r.image != "none"
             let decision: PlanDecision
             do {

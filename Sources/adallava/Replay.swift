@@ -92,6 +92,9 @@ struct Replay: ParsableCommand {
     @Option(help: ArgumentHelp("Results SQLite file (default: --out with .sqlite).", valueName: "file"))
     var resultsDb: String?
 
+    @Flag(help: "Live: give the planner the contention trace's level at each request's start instead of the sensor's reading (an oracle; the sensed column then holds the trace's level).")
+    var oracleContention = false
+
     @Option(help: "Engine threads.")
     var threads: Int = 2
 
@@ -111,7 +114,7 @@ struct Replay: ParsableCommand {
         guard !requestTrace.requests.isEmpty else { throw CLIError(message: "\(requests): no requests") }
         let spec = try ModelSpec.resolve(model, seed: seed)
         let sqlite = resultsDb ?? ((out as NSString).deletingPathExtension + ".sqlite")
-        let comments = ["adallava replay: \(simulate ? "simulated" : "live"), policy \(policy.rawValue), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
+        let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
                         "contention trace \(trace), request trace \(requests), seed \(seed)"]
         var loaded: LlavaModel?
         if quickProfile != nil || !simulate {
@@ -161,6 +164,7 @@ struct Replay: ParsableCommand {
         let results = try ResultsStore(csvPath: out, sqlitePath: sqlite, comments: comments)
         defer { results.close() }
         let replay = LiveReplay(model: loaded, planner: planner, sensor: sensor, seed: seed)
+        if oracleContention { replay.traceLevel = { contention.level(at: $0) } }
         let duration = (requestTrace.requests.last?.t ?? 0) + 120
         let load = try BackgroundLoad.start(trace: URL(fileURLWithPath: trace), duration: duration)
         defer { _ = load.stop() }
