@@ -65,9 +65,10 @@ let package = Package(
         ),
         .target(
             name: "Simulation",
-            dependencies: ["CostModel", "Contention", "Profiling", "LLaVAModel", "AdaptiveInference", "TensorKernels"]
+            dependencies: ["CostModel", "Contention", "Profiling", "LLaVAModel", "AdaptiveInference", "TensorKernels",
+                           .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .target(name: "Validation", dependencies: ["Simulation", "Contention"]),
+        .target(name: "Validation", dependencies: ["Simulation", "Contention", "CGSL"]),
         .executableTarget(
             name: "adallava",
             dependencies: [
@@ -83,7 +84,7 @@ let package = Package(
         .testTarget(name: "ContentionTests", dependencies: ["Contention"]),
         .testTarget(name: "ProfileStoreTests", dependencies: ["ProfileStore", "Profiling"]),
         .testTarget(name: "CostModelTests", dependencies: ["CostModel", "Profiling", "LLaVAModel"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "CostModel"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "CostModel", "Contention", "LLaVAModel", "AdaptiveInference", "TensorKernels"]),
         .testTarget(name: "ValidationTests", dependencies: ["Validation", "Simulation"]),
         .testTarget(name: "CLITests", dependencies: ["LLaVAModel", "Profiling", "ProfileStore", "CostModel"]),
     ]

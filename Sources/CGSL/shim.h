@@ -4,6 +4,7 @@
 // enums are declared once. The symbols resolve to OpenBLAS at link time (modulemap order).
 #include <gsl/gsl_multifit.h>
 #include <gsl/gsl_statistics_double.h>
+#include <gsl/gsl_cdf.h>
 #include <gsl/gsl_cblas.h>
 
 void openblas_set_num_threads(int num_threads);

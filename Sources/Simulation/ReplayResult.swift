@@ -31,6 +31,16 @@ public struct ReplayResult: Codable, Sendable, Hashable {
     /// `met`, `missed`, or `infeasible` (even the cheapest plan was predicted over budget).
     public var outcome: String
 
+    /// Memberwise.
+    public init(request: Int, policy: String, mode: String, arrivalS: Double, startS: Double, endS: Double,
+                budgetMs: Double, promptTokens: Int, newTokens: Int, latencyMs: Double, serviceMs: Double,
+                predictedMs: Double, plan: String, knobs: Int, totalKnobs: Int, sensed: ContentionLevel, outcome: String) {
+        self.request = request; self.policy = policy; self.mode = mode; self.arrivalS = arrivalS; self.startS = startS
+        self.endS = endS; self.budgetMs = budgetMs; self.promptTokens = promptTokens; self.newTokens = newTokens
+        self.latencyMs = latencyMs; self.serviceMs = serviceMs; self.predictedMs = predictedMs; self.plan = plan
+        self.knobs = knobs; self.totalKnobs = totalKnobs; self.sensed = sensed; self.outcome = outcome
+    }
+
     enum CodingKeys: String, CodingKey {
         case request, policy, mode, arrivalS = "arrival_s", startS = "start_s", endS = "end_s", budgetMs = "budget_ms"
         case promptTokens = "prompt_tokens", newTokens = "new_tokens", latencyMs = "latency_ms", serviceMs = "service_ms"

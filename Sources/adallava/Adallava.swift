@@ -5,6 +5,8 @@ import CostModel
 import Foundation
 import LLaVAModel
 import ProfileStore
+import Simulation
+import Validation
 
 /// `adallava`: is your adaptive LLaVA going to meet its latency budget on this CPU?
 struct Adallava: ParsableCommand {
@@ -21,7 +23,8 @@ struct Adallava: ParsableCommand {
         standard error and exit with status 2.
         """,
         subcommands: [Run.self, Plan.self, Calibrate.self, Tokenize.self, Preprocess.self, Bench.self,
-                      Device.self, Profile.self, Export.self, Fit.self, Predict.self, Trace.self, Stress.self]
+                      Device.self, Profile.self, Export.self, Fit.self, Predict.self, Trace.self, Stress.self,
+                      Replay.self, Validate.self]
     )
 }
 
@@ -44,6 +47,13 @@ enum Main {
             fail("\(error)")
         } catch let error as CLIError {
             fail(error.message)
+        } catch let error as SimulationError {
+            fail("\(error)")
+        } catch let error as ValidateError {
+            fail("\(error)")
+        } catch let code as ExitCode where code != .validationFailure {
+            // A verb's own status (validate: 0 pass, 1 fail, 2 undecided), after its output.
+            exit(code.rawValue)
         } catch {
             // Help and version requests exit 0 through ArgumentParser; usage errors exit 2.
             if Adallava.exitCode(for: error) == .success { Adallava.exit(withError: error) }

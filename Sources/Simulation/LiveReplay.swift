@@ -1,0 +1,99 @@
+import AdaptiveInference
+import Contention
+import CostModel
+import Foundation
+import LLaVAModel
+import TensorKernels
+
+/// Replay against the real engine in real time: each request runs at its arrival (or when the
+/// engine frees up — one request at a time, FIFO), with the plan the planner picks from the
+/// contention sensed just before it starts. The background load (`BackgroundLoad`, started by
+/// the caller from the contention trace) runs meanwhile in a child process.
+///
+/// Sensing happens after the request starts, so its overhead is inside the measured latency.
+public final class LiveReplay: @unchecked Sendable {
+    public let model: LlavaModel
+    public let planner: Planner
+    /// nil: every request sees `.idle` (e.g. a replay with no trace).
+    public let sensor: ContentionSensor?
+    /// When set, the level the planner is given at replay time t instead of the sensor's
+    /// reading: the contention trace the load generator is replaying (an oracle, to tell the
+    /// planner's quality from the sensor's).
+    public var traceLevel: (@Sendable (Double) -> ContentionLevel)?
+    public let seed: UInt64
+    private let stopFlag = NSLock()
+    private var stopped = false
+
+    public init(model: LlavaModel, planner: Planner, sensor: ContentionSensor?, seed: UInt64 = 0) {
+        self.model = model; self.planner = planner; self.sensor = sensor; self.seed = seed
+    }
+
+    /// Ask the replay to stop after the request in flight (SIGINT handler, other threads).
+    public func stop() {
+        stopFlag.lock(); stopped = true; stopFlag.unlock()
+    }
+
+    public var isStopped: Bool {
+        stopFlag.lock(); defer { stopFlag.unlock() }
+        return stopped
+    }
+
+    /// The prompt of a request: BOS, `textTokens − 1` deterministic ids below the image token,
+    /// then the image token when there is an image.
+    public func prompt(textTokens: Int, hasImage: Bool, request: Int) -> [Int] {
+        var rng = SplitMix64(seed: seed &+ UInt64(request) &* 0x9E37_79B9)
+        let top = max(3, min(model.config.textConfig.vocabSize, model.config.imageTokenIndex))
+        var ids = [1]
+        for _ in 1..<max(1, textTokens) { ids.append(2 + Int(rng.next() % UInt64(top - 2))) }
+        if hasImage { ids.append(model.config.imageTokenIndex) }
+        return ids
+    }
+
+    /// Runs every request (or until `stop()`), calling `onResult` with each row as it completes.
+    /// Returns the completed rows. `clock` is seconds since the replay's start.
+    @discardableResult
+    public func run(_ requests: [TraceRequest], onResult: (ReplayResult) throws -> Void,
+                    progress: ((Int, ReplayResult) -> Void)? = nil) throws -> [ReplayResult] {
+        let pixels = model.syntheticPixels(seed: seed)
+        for (i, r) in requests.enumerated() where r.image != "synthetic" && r.image != "none" {
+            throw SimulationError.badRequest(index: i, reason: "image '\(r.image)': live replay of a preset uses 'synthetic' (or 'none') images")
+        }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 }
+        var rows: [ReplayResult] = []
+        for (i, r) in requests.enumerated() {
+            if isStopped { break }
+            // Wait for the arrival, in slices so a stop request is honoured promptly.
+            while clock() < r.t && !isStopped { Thread.sleep(forTimeInterval: min(0.05, r.t - clock())) }
+            if isStopped { break }
+            let start = clock()
+            let level = traceLevel?(start) ?? sensor?.sense().level ?? .idle
+            let hasImage = r.image != "none"
+            let decision: PlanDecision
+            do {
+                decision = try planner.decide(PlanningRequest(
+                    budgetMs: r.budgetMs, promptTokens: r.promptTokens, hasImage: hasImage, newTokens: r.maxNewTokens,
+                    contention: level, queuedMs: (clock() - r.t) * 1000))
+            } catch {
+                throw SimulationError.badRequest(index: i, reason: "\(error)")
+            }
+            let ids = prompt(textTokens: r.promptTokens, hasImage: hasImage, request: i)
+            let serviceStart = clock()
+            _ = try model.generate(prompt: ids, pixels: hasImage ? pixels : nil, options: GenerationOptions(
+                maxNewTokens: r.maxNewTokens, stopAtEOS: false,
+                adaptive: AdaptiveOptions(mode: planner.mode, plan: decision.plan)))
+            let end = clock()
+            let latencyMs = (end - r.t) * 1000
+            let row = ReplayResult(
+                request: i, policy: planner.policy.rawValue, mode: "live", arrivalS: r.t, startS: start, endS: end,
+                budgetMs: r.budgetMs, promptTokens: r.promptTokens, newTokens: r.maxNewTokens, latencyMs: latencyMs,
+                serviceMs: (end - serviceStart) * 1000, predictedMs: decision.predictedServiceMs, plan: decision.plan.description,
+                knobs: decision.knobs, totalKnobs: decision.totalKnobs, sensed: level,
+                outcome: Outcome.of(latencyMs: latencyMs, budgetMs: r.budgetMs, infeasible: decision.infeasible).rawValue)
+            try onResult(row)
+            rows.append(row)
+            progress?(i, row)
+        }
+        return rows
+    }
+}

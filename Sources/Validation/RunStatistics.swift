@@ -1,0 +1,165 @@
+import CGSL
+import Foundation
+import Simulation
+
+/// Everything `validate` reports about one (policy, mode) group of replay results.
+public struct RunStatistics: Codable, Sendable {
+    public var policy: String
+    public var mode: String
+    /// Every request of the group.
+    public var requests: Int
+    /// Requests the planner declared infeasible (budget below the cheapest plan's prediction).
+    /// Counted apart: they are not in `adherence`, and `infeasibleWithinBudget` says how many of
+    /// them still made it.
+    public var infeasible: Int
+    public var infeasibleWithinBudget: Int
+    /// Adherence over the feasible requests (met = measured latency ≤ budget).
+    public var adherence: Adherence
+    public var verdict: Verdict
+    public var claim: String
+    /// Smallest run with these misses that would pass (MLPerf early stopping).
+    public var requestsToPass: Int?
+    /// Percentiles of latency/budget over the feasible requests (1.0 = exactly on budget).
+    public var p50: Double
+    public var p90: Double
+    public var p99: Double
+    /// Mean latency/budget of the requests that met their budget: how much of the budget the
+    /// schedule used (1.0 would be perfect packing).
+    public var utilisation: Double
+    /// Mean enabled knobs / total knobs over feasible requests.
+    public var meanKnobFraction: Double
+    /// Mean |predicted − measured| / measured service time, over every request.
+    public var predictionError: Double
+
+    enum CodingKeys: String, CodingKey {
+        case policy, mode, requests, infeasible, infeasibleWithinBudget = "infeasible_within_budget", adherence, verdict
+        case claim, requestsToPass = "requests_to_pass", p50 = "p50_latency_over_budget", p90 = "p90_latency_over_budget"
+        case p99 = "p99_latency_over_budget", utilisation = "budget_utilisation", meanKnobFraction = "mean_knob_fraction"
+        case predictionError = "prediction_error"
+    }
+
+    public init(policy: String, mode: String, rows: [ReplayResult], target: Double, confidence: Double) {
+        self.policy = policy
+        self.mode = mode
+        requests = rows.count
+        let infeasibleRows = rows.filter { $0.outcome == Outcome.infeasible.rawValue }
+        infeasible = infeasibleRows.count
+        infeasibleWithinBudget = infeasibleRows.filter(\.withinBudget).count
+        let feasible = rows.filter { $0.outcome != Outcome.infeasible.rawValue }
+        adherence = Adherence(met: feasible.filter(\.withinBudget).count, total: feasible.count,
+                              target: target, confidence: confidence)
+        verdict = adherence.verdict
+        claim = adherence.claim
+        requestsToPass = adherence.requestsToPass
+        let ratios = feasible.map { $0.latencyMs / $0.budgetMs }.sorted()
+        p50 = Self.quantile(ratios, 0.50)
+        p90 = Self.quantile(ratios, 0.90)
+        p99 = Self.quantile(ratios, 0.99)
+        let metRatios = feasible.filter(\.withinBudget).map { $0.latencyMs / $0.budgetMs }
+        utilisation = metRatios.isEmpty ? 0 : metRatios.reduce(0, +) / Double(metRatios.count)
+        let fractions = feasible.map { $0.totalKnobs == 0 ? 1 : Double($0.knobs) / Double($0.totalKnobs) }
+        meanKnobFraction = fractions.isEmpty ? 0 : fractions.reduce(0, +) / Double(fractions.count)
+        let errors = rows.filter { $0.serviceMs > 0 }.map { abs($0.predictedMs - $0.serviceMs) / $0.serviceMs }
+        predictionError = errors.isEmpty ? 0 : errors.reduce(0, +) / Double(errors.count)
+    }
+
+    /// GSL's quantile of sorted data (linear interpolation between order statistics); 0 if empty.
+    static func quantile(_ sorted: [Double], _ q: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        return sorted.withUnsafeBufferPointer { gsl_stats_quantile_from_sorted_data($0.baseAddress, 1, $0.count, q) }
+    }
+}
+
+/// Simulated vs measured, for the requests replayed both ways under one policy.
+public struct SimulationAgreement: Codable, Sendable {
+    public var policy: String
+    /// Requests present in both a `simulated` and a `live` results file.
+    public var pairedRequests: Int
+    /// Mean |simulated − live| / live end-to-end latency over the pairs.
+    public var meanAbsoluteLatencyError: Double
+    /// P99 of latency/budget in each mode over the pairs, and their relative difference
+    /// (simulated − live) / live: the issue's "≤ 5%" figure.
+    public var p99Simulated: Double
+    public var p99Live: Double
+    public var p99RelativeDifference: Double
+
+    enum CodingKeys: String, CodingKey {
+        case policy, pairedRequests = "paired_requests", meanAbsoluteLatencyError = "mean_abs_latency_error"
+        case p99Simulated = "p99_simulated", p99Live = "p99_live", p99RelativeDifference = "p99_relative_difference"
+    }
+
+    /// nil when no request of `policy` is in both modes.
+    public init?(policy: String, simulated: [ReplayResult], live: [ReplayResult]) {
+        let liveByRequest = Dictionary(live.map { ($0.request, $0) }, uniquingKeysWith: { a, _ in a })
+        let pairs = simulated.compactMap { s in liveByRequest[s.request].map { (s, $0) } }
+        guard !pairs.isEmpty else { return nil }
+        self.policy = policy
+        pairedRequests = pairs.count
+        let errors = pairs.filter { $0.1.latencyMs > 0 }.map { abs($0.0.latencyMs - $0.1.latencyMs) / $0.1.latencyMs }
+        meanAbsoluteLatencyError = errors.isEmpty ? 0 : errors.reduce(0, +) / Double(errors.count)
+        p99Simulated = RunStatistics.quantile(pairs.map { $0.0.latencyMs / $0.0.budgetMs }.sorted(), 0.99)
+        p99Live = RunStatistics.quantile(pairs.map { $0.1.latencyMs / $0.1.budgetMs }.sorted(), 0.99)
+        p99RelativeDifference = p99Live > 0 ? (p99Simulated - p99Live) / p99Live : 0
+    }
+}
+
+/// The whole validation: per-group statistics, simulated-vs-live agreement, the verdict of the
+/// group the exit status is about, and the rows themselves (for the report).
+public struct ValidationReport: Codable, Sendable {
+    public var groups: [RunStatistics]
+    public var agreement: [SimulationAgreement]
+    /// Index into `groups` of the group the verdict (exit status) is taken from.
+    public var decidingGroup: Int
+    public var files: [String]
+
+    public var verdict: Verdict { groups[decidingGroup].verdict }
+
+    /// Groups rows by (policy, mode) in first-seen order. The deciding group is `policy`'s (or,
+    /// when not given, the only policy, else `contention-aware`, else the first), in live mode
+    /// when it has live rows — the verdict is about measured latency when there is one.
+    public init(rows: [ReplayResult], files: [String], target: Double, confidence: Double, policy: String? = nil) throws {
+        var keys: [String] = []
+        var byKey: [String: [ReplayResult]] = [:]
+        for row in rows {
+            let key = row.policy + "\u{1}" + row.mode
+            if byKey[key] == nil { keys.append(key) }
+            byKey[key, default: []].append(row)
+        }
+        guard !keys.isEmpty else { throw ValidateError.noRows(files: files) }
+        groups = keys.map { key in
+            let r = byKey[key]!
+            return RunStatistics(policy: r[0].policy, mode: r[0].mode, rows: r, target: target, confidence: confidence)
+        }
+        let policies = groups.map(\.policy).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let chosen: String
+        if let policy {
+            guard policies.contains(policy) else { throw ValidateError.unknownPolicy(policy, present: policies) }
+            chosen = policy
+        } else if policies.count == 1 {
+            chosen = policies[0]
+        } else {
+            chosen = policies.contains("contention-aware") ? "contention-aware" : policies[0]
+        }
+        decidingGroup = groups.firstIndex { $0.policy == chosen && $0.mode == "live" }
+            ?? groups.firstIndex { $0.policy == chosen }!
+        agreement = policies.compactMap { p in
+            SimulationAgreement(policy: p, simulated: byKey[p + "\u{1}simulated"] ?? [], live: byKey[p + "\u{1}live"] ?? [])
+        }
+        self.files = files
+    }
+}
+
+/// User errors of `validate`.
+public enum ValidateError: Error, CustomStringConvertible, Sendable {
+    case noRows(files: [String])
+    case unknownPolicy(String, present: [String])
+    case badTarget(String)
+
+    public var description: String {
+        switch self {
+        case let .noRows(files): return "\(files.joined(separator: ", ")): no result rows (only a header)"
+        case let .unknownPolicy(p, present): return "--policy \(p): no such policy in the results (present: \(present.joined(separator: ", ")))"
+        case let .badTarget(reason): return reason
+        }
+    }
+}

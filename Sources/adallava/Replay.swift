@@ -1,0 +1,243 @@
+import AdaptiveInference
+import ArgumentParser
+import Contention
+import CostModel
+import Foundation
+import LLaVAModel
+import ProfileStore
+import Simulation
+import TensorKernels
+
+/// `adallava replay`: a request trace against the adaptive engine under a contention trace.
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay a request trace under a contention trace, live on the real engine or in virtual time.",
+        discussion: """
+        For each request the planner picks the plan with the most enabled knobs (in the model's \
+        knob order) whose predicted latency fits the budget left after queueing:
+          flops             the paper: budget / full-model latency at idle → k on the knob grid; \
+        blind to contention and queueing
+          profile           cost model at idle, plus queueing and the model's safety margin
+          contention-aware  cost model under the contention sensed now, plus queueing and margin
+        A budget below the cheapest plan's prediction is recorded as `infeasible` (the cheapest \
+        plan still runs), not as a silent miss.
+
+        LIVE (default): the engine (--model, synthetic weights for a preset) runs each request at \
+        its arrival, or when it frees up (FIFO, one at a time), while `adallava stress` replays \
+        the contention trace in a child process; contention is sensed (/proc/stat + a bandwidth \
+        probe) just before each request. Ctrl-C stops after the request in flight and stops the \
+        load; every completed row is already on disk.
+
+        --simulate: discrete-event virtual time with the same queueing; a request's engine time \
+        is the cost model's prediction for its plan under the trace's contention at its start \
+        (--noise adds seeded residual noise). Predictions are cached per (plan, prompt length, \
+        contention level), so a replay runs at 10⁴–10⁵+ requests per second; the rate is printed.
+
+        One row per request — arrival, start and end times, budget, latency, engine time, \
+        predicted time, plan, knobs on, sensed contention, outcome (met, missed, infeasible) — \
+        is appended to --out as it completes and inserted into the SQLite table replay_results \
+        of --results-db.
+
+        The cost model is the latest one `adallava fit` stored for --device and --model in --db \
+        (or --cost-model FILE.json). --quick-profile LEVELS instead times the model's ops now on \
+        a small grid (the trace's prompt lengths), at idle and under each background level, and \
+        fits a cost model from those rows: a stop-gap for a device never profiled.
+
+        EXAMPLES
+          adallava replay --trace traces/bursty-600s.csv --requests traces/requests-bursty-1000.csv \\
+            --model llava-mini --db profile.sqlite --policy contention-aware --out live.csv --threads 2
+          adallava replay --trace traces/bursty-600s.csv --requests traces/requests-bursty-1000.csv \\
+            --model llava-mini --db profile.sqlite --policy flops --simulate --out sim.csv
+          adallava validate --results live.csv --results sim.csv --report report.html
+        """
+    )
+
+    @Option(help: ArgumentHelp("Contention trace CSV (t_s,cpu_busy_cores,mem_bw_gbps).", valueName: "file"))
+    var trace: String
+
+    @Option(help: ArgumentHelp("Request trace CSV (t_s,budget_ms,prompt_tokens,image,max_new_tokens).", valueName: "file"))
+    var requests: String
+
+    @Option(help: ArgumentHelp("Preset or checkpoint directory.", valueName: "preset|dir"))
+    var model: String = "llava-mini"
+
+    @OptionGroup var store: ProfileDBOptions
+
+    @Option(help: ArgumentHelp("Cost model JSON (instead of the database's latest fit).", valueName: "file"))
+    var costModel: String?
+
+    @Option(help: ArgumentHelp(
+        "Fit a cost model now from quick real op timings of --model, at idle and under these background loads (e.g. 1c,10gbps; 0 for idle only), instead of reading one.",
+        valueName: "levels"))
+    var quickProfile: String?
+
+    @Option(help: ArgumentHelp("With --quick-profile: also write the fitted cost model here (reuse it with --cost-model).", valueName: "file"))
+    var saveCostModel: String?
+
+    @Option(help: ArgumentHelp("flops, profile or contention-aware.", valueName: "policy"))
+    var policy: PlanningPolicy = .contentionAware
+
+    @Option(help: ArgumentHelp("Knob kind: layers (AdaLLaVA-L) or heads (AdaLLaVA-H).", valueName: "mode"))
+    var mode: PlanMode = .layers
+
+    @Flag(help: "Virtual time with the cost model instead of the real engine.")
+    var simulate = false
+
+    @Flag(help: "Simulated: multiply each engine time by seeded residual noise.")
+    var noise = false
+
+    @Option(help: ArgumentHelp("Results CSV, written as requests complete.", valueName: "file"))
+    var out: String
+
+    @Option(help: ArgumentHelp("Results SQLite file (default: --out with .sqlite).", valueName: "file"))
+    var resultsDb: String?
+
+    @Flag(help: "Live: give the planner the contention trace's level at each request's start instead of the sensor's reading (an oracle; the sensed column then holds the trace's level).")
+    var oracleContention = false
+
+    @Option(help: "Engine threads.")
+    var threads: Int = 2
+
+    @Option(help: "Seed of the synthetic weights, prompts, image and noise.")
+    var seed: UInt64 = 0
+
+    mutating func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if costModel != nil && quickProfile != nil { throw ValidationError("give --cost-model or --quick-profile, not both") }
+        if let q = quickProfile { _ = try ContentionLevel.parseList(q) }
+        if saveCostModel != nil && quickProfile == nil { throw ValidationError("--save-cost-model needs --quick-profile") }
+    }
+
+    func run() throws {
+        let contention = try ContentionTrace.load(URL(fileURLWithPath: trace))
+        let requestTrace = try RequestTrace.load(URL(fileURLWithPath: requests))
+        guard !requestTrace.requests.isEmpty else { throw CLIError(message: "\(requests): no requests") }
+        let spec = try ModelSpec.resolve(model, seed: seed)
+        let sqlite = resultsDb ?? ((out as NSString).deletingPathExtension + ".sqlite")
+        let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
+                        "contention trace \(trace), request trace \(requests), seed \(seed)"]
+        var loaded: LlavaModel?
+        if quickProfile != nil || !simulate {
+            try spec.checkFits(contextTokens: (requestTrace.requests.map { $0.promptTokens + $0.maxNewTokens }.max() ?? 0)
+                               + spec.config.imageFeatureTokens + 2)
+            BLAS.setThreads(threads)
+            progress("building \(model) (\(spec.origin))")
+            loaded = try spec.load()
+        }
+        let predictor: any PlanLatencyPredicting
+        if let quickProfile, let loaded {
+            let (cm, report) = try QuickCostModel.fit(model: loaded, name: model, requests: requestTrace.requests, threads: threads,
+                                                      levels: try ContentionLevel.parseList(quickProfile).filter { !$0.isIdle },
+                                                      progress: progress)
+            let within = report.kfold.all.map { String(format: "%.0f%%", 100 * $0.within10) } ?? "n/a"
+            progress("quick cost model: \(within) of held-out op timings within ±10%; margin " +
+                     String(format: "%.1f%% idle, %.1f%% contended", 100 * cm.marginIdle, 100 * cm.marginContended))
+            if let saveCostModel {
+                do { try cm.encodedJSON().write(toFile: saveCostModel, atomically: true, encoding: .utf8) } catch {
+                    throw CLIError(message: "\(saveCostModel): cannot write (\(error.localizedDescription))")
+                }
+                progress("cost model written to \(saveCostModel)")
+            }
+            predictor = cm
+        } else {
+            predictor = try loadPredictor(config: spec.config)
+        }
+        if simulate {
+            let planner = Planner(policy: policy, config: spec.config, layout: try spec.config.knobLayout(), mode: mode,
+                                  predictor: predictor, threads: threads)
+            let results = try ResultsStore(csvPath: out, sqlitePath: sqlite, comments: comments)
+            defer { results.close() }
+            // Time the simulation alone, then write: the store's fsyncs are not the simulator's speed.
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let rows = try VirtualReplay(planner: planner, contention: contention, noise: noise, seed: seed).run(requestTrace.requests)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            progress(String(format: "simulated %d requests in %.3f s (%.0f requests/s)", rows.count, seconds, Double(rows.count) / seconds))
+            try appendAll(rows, to: results)
+            summarise(rows, out: out, sqlite: sqlite)
+            return
+        }
+        guard let loaded else { return }
+        BLAS.setThreads(threads)
+        let planner = Planner(policy: policy, model: loaded, mode: mode, predictor: predictor, threads: threads)
+        // Calibrate the sensor's bandwidth model before the load starts (it needs a quiet machine).
+        let sensor = ContentionSensor()
+        let results = try ResultsStore(csvPath: out, sqlitePath: sqlite, comments: comments)
+        defer { results.close() }
+        let replay = LiveReplay(model: loaded, planner: planner, sensor: sensor, seed: seed)
+        if oracleContention { replay.traceLevel = { contention.level(at: $0) } }
+        let duration = (requestTrace.requests.last?.t ?? 0) + 120
+        let load = try BackgroundLoad.start(trace: URL(fileURLWithPath: trace), duration: duration)
+        defer { _ = load.stop() }
+        let interrupts = InterruptHandler {
+            progress("interrupted: stopping after the request in flight (Ctrl-C again to quit now)")
+            replay.stop()
+        } second: {
+            _ = load.stop()
+            FileHandle.standardError.write(Data("[adallava] stopped; completed rows are in \(out)\n".utf8))
+            Foundation.exit(130)
+        }
+        defer { interrupts.cancel() }
+        progress("replaying \(requestTrace.requests.count) requests live (\(policy.rawValue), \(threads) thread(s)); stress child pid \(load.pid)")
+        let total = requestTrace.requests.count
+        let rows = try replay.run(requestTrace.requests, onResult: { try results.append($0) }, progress: { i, row in
+            if (i + 1) % 50 == 0 || i + 1 == total {
+                progress(String(format: "%d/%d  t=%.1fs  last: %.0f ms of %.0f ms, k=%d/%d, sensed %@", i + 1, total, row.endS,
+                                row.latencyMs, row.budgetMs, row.knobs, row.totalKnobs, row.sensed.description))
+            }
+        })
+        let achieved = load.stop()
+        progress("background load achieved \(achieved) on average")
+        summarise(rows, out: out, sqlite: sqlite)
+    }
+
+    private func appendAll(_ rows: [ReplayResult], to store: ResultsStore) throws {
+        try store.append(contentsOf: rows)
+    }
+
+    /// The fitted cost model: a JSON file, or the latest fit in the profile database.
+    private func loadPredictor(config: LlavaConfig) throws -> any PlanLatencyPredicting {
+        if let costModel {
+            let text: String
+            do { text = try String(contentsOfFile: costModel, encoding: .utf8) } catch {
+                throw CLIError(message: "\(costModel): cannot read (\(error.localizedDescription))")
+            }
+            return try CostModel.decode(json: text)
+        }
+        guard FileManager.default.fileExists(atPath: store.db) else {
+            throw CLIError(message: "\(store.db): no profile database; run `adallava profile` and `adallava fit`, or give --cost-model FILE.json (or --measure-predictor for a live replay)")
+        }
+        let db = try ProfileDatabase(path: store.db, readOnly: true)
+        let device = try store.resolveDevice(db)
+        return try loadFittedModel(db, device: device.id, model: model).model
+    }
+
+    private func summarise(_ rows: [ReplayResult], out: String, sqlite: String) {
+        let count = { (o: Outcome) in rows.filter { $0.outcome == o.rawValue }.count }
+        print("\(rows.count) requests: \(count(.met)) met, \(count(.missed)) missed, \(count(.infeasible)) infeasible → \(out) (and \(sqlite))")
+        print("next: adallava validate --results \(out)")
+    }
+}
+
+extension PlanningPolicy: ExpressibleByArgument {}
+
+
+/// SIGINT handling for long runs: the first Ctrl-C asks politely, the second one ends now.
+final class InterruptHandler: @unchecked Sendable {
+    private let source: DispatchSourceSignal
+    private var count = 0
+
+    init(first: @escaping @Sendable () -> Void, second: @escaping @Sendable () -> Void) {
+        signal(SIGINT, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { [unowned self] in
+            count += 1
+            if count == 1 { first() } else { second() }
+        }
+        source.resume()
+    }
+
+    func cancel() {
+        source.cancel()
+        signal(SIGINT, SIG_DFL)
+    }
+}
