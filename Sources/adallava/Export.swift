@@ -18,12 +18,12 @@ struct Export: ParsableCommand {
         (`adallava device` prints this machine's).
 
         EXAMPLE
-          adallava export --db profiles.sqlite --device amd-epyc-2c-d14c35bc --out profiles/amd-epyc-2c-d14c35bc/
+          adallava export --db profile.sqlite --device amd-epyc-2c-d14c35bc --out profiles/amd-epyc-2c-d14c35bc/
         """
     )
 
     @Option(help: ArgumentHelp("Profile database.", valueName: "file"))
-    var db: String = "profiles.sqlite"
+    var db: String = "profile.sqlite"
 
     @Option(help: ArgumentHelp("Device id (see `adallava device`).", valueName: "id"))
     var device: String

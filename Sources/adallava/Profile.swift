@@ -34,7 +34,7 @@ struct Profile: ParsableCommand {
         memory traffic), Nc+Mgbps. The achieved background load is measured and stored.
 
         EXAMPLES
-          adallava profile --model llava-1.5-7b --db profiles.sqlite
+          adallava profile --model llava-1.5-7b --db profile.sqlite
           adallava profile --model tiny --quick --db /tmp/p.sqlite --json
           adallava profile --model tinyllava-1.1b --threads 1,2 --contention 0,1c,10gbps --resume
         """
@@ -44,7 +44,7 @@ struct Profile: ParsableCommand {
     var model: String = "tiny"
 
     @Option(help: ArgumentHelp("Profile database (SQLite; created when missing).", valueName: "file"))
-    var db: String = "profiles.sqlite"
+    var db: String = "profile.sqlite"
 
     @Option(help: ArgumentHelp("Thread counts, comma-separated (default: all cores).", valueName: "n,n"))
     var threads: String = "\(ProcessInfo.processInfo.activeProcessorCount)"
