@@ -50,8 +50,8 @@ enum OpFeatures {
         case (.llmAttention, .prefill), (.llmBlock, .prefill):
             return ["1", "gemm_gflop", "attn_pair_gflop", "elementwise_melem"]
         case (.llmAttention, .decode), (.llmBlock, .decode):
-            return ["1", "weight_mb", "kv_mb"]
-        case (.llmMLP, .prefill): return ["1", "gemm_gflop", "elementwise_melem"]
+            return op == .llmAttention ? ["1", "weight_mb", "kv_mb", "context_k"] : ["1", "weight_mb", "kv_mb"]
+        case (.llmMLP, .prefill): return ["1", "gemm_gflop", "elementwise_melem", "gemm_gflop_x_width", "neurons_k"]
         case (.llmMLP, .decode): return ["1", "weight_mb"]
         case (.visionBlock, _): return ["1", "gemm_gflop", "attn_pair_gflop"]
         case (.visionEmbed, _), (.projector, _), (.lmHead, _): return ["1", "gemm_gflop"]
@@ -75,7 +75,8 @@ enum OpFeatures {
             return FeatureRow(x: [1, attnGemm * G, attnPairs * G, t * H * M], flops: attnGemm + attnPairs,
                               bytes: 4 * attnWeights + kvBytes + 4 * 4 * t * H)
         case (.llmAttention, .decode):
-            return FeatureRow(x: [1, 4 * attnWeights * M, kvBytes * M], flops: attnGemm + attnPairs,
+            // context_k: per-key work outside the two GEMVs (softmax, masking), not in kv_mb's slope.
+            return FeatureRow(x: [1, 4 * attnWeights * M, kvBytes * M, c * 1e-3], flops: attnGemm + attnPairs,
                               bytes: 4 * attnWeights + kvBytes)
         case (.llmBlock, .prefill):
             return FeatureRow(x: [1, (attnGemm + mlpGemm) * G, attnPairs * G, t * H * M],
@@ -84,7 +85,13 @@ enum OpFeatures {
             return FeatureRow(x: [1, 4 * (attnWeights + mlpWeights) * M, kvBytes * M],
                               flops: attnGemm + mlpGemm + attnPairs, bytes: 4 * (attnWeights + mlpWeights) + kvBytes)
         case (.llmMLP, .prefill):
-            return FeatureRow(x: [1, mlpGemm * G, t * H * M], flops: mlpGemm, bytes: 4 * mlpWeights + 4 * 4 * t * (H + n))
+            // The GEMMs get slower per FLOP as the active width grows (the [tokens, neurons]
+            // intermediate outgrows the caches): measured 155–160 GFLOP/s at half width vs
+            // 125–140 at full width on llava-mini / tinyllava shapes. gemm × width and a width
+            // term let one fit cover every H fraction (5-fold within ±10%: 0.75 → 0.89 there).
+            let width = n / Double(max(1, d.intermediate))
+            return FeatureRow(x: [1, mlpGemm * G, t * H * M, mlpGemm * G * width, n * 1e-3], flops: mlpGemm,
+                              bytes: 4 * mlpWeights + 4 * 4 * t * (H + n))
         case (.llmMLP, .decode):
             return FeatureRow(x: [1, 4 * mlpWeights * M], flops: mlpGemm, bytes: 4 * mlpWeights)
         case (.visionBlock, _):
