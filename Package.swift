@@ -50,7 +50,7 @@ let package = Package(
             dependencies: ["TensorKernels", "AdaptiveInference", "CImageCodecs"]
         ),
         // Trace formats, the background-load generator and the contention sensor.
-        .target(name: "Contention"),
+        .target(name: "Contention", dependencies: ["TensorKernels"]),
         .target(
             name: "Profiling",
             dependencies: ["LLaVAModel", "TensorKernels", "AdaptiveInference", "Contention"]

@@ -1,23 +1,9 @@
 import Foundation
+import TensorKernels
 
-/// SplitMix64, the same generator as TensorKernels' (Contention has no module dependencies, so
-/// it keeps its own copy): every synthetic trace reproduces from its seed.
-public struct TraceRandom: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1) from the top 53 bits.
-    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-
+/// The distributions synthetic traces draw from, on the project's one seeded generator
+/// (TensorKernels' `SplitMix64`), so every trace reproduces from its seed.
+extension SplitMix64 {
     /// Uniform in `range`.
     public mutating func uniform(_ range: ClosedRange<Double>) -> Double {
         range.lowerBound + (range.upperBound - range.lowerBound) * unit()

@@ -1,4 +1,5 @@
 import Foundation
+import TensorKernels
 
 /// Deterministic synthetic traces: the same arguments and seed give the same file.
 public enum TraceSynth {
@@ -25,7 +26,7 @@ public enum TraceSynth {
     public static func contention(kind: Kind, duration: Double, seed: UInt64 = 1, maxCores: Double = 1,
                                   maxBandwidthGBps: Double = 10, step: Double = 1) -> ContentionTrace {
         let duration = max(0, duration), step = max(0.001, step)
-        var rng = TraceRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var rows: [(Double, Double, Double)] = []  // (t, cores, GB/s)
         let samples = Int((duration / step).rounded(.up))
         switch kind {
@@ -106,7 +107,7 @@ public enum TraceSynth {
     public static func requests(_ length: Length, arrival: Arrival, budgets: Budgets,
                                 promptTokens: ClosedRange<Int>, maxNewTokens: Int, image: String = "synthetic",
                                 seed: UInt64 = 1) -> RequestTrace {
-        var rng = TraceRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var requests: [TraceRequest] = []
         var t = 0.0
         let limit: Int, until: Double

@@ -2,6 +2,7 @@ import AdaptiveInference
 import Contention
 import CostModel
 import Foundation
+import TensorKernels
 
 /// Discrete-event replay in virtual time: one engine, requests queue FIFO while it is busy.
 ///
@@ -39,7 +40,7 @@ public struct VirtualReplay: Sendable {
         var referencePlanner = planner
         referencePlanner.predictor = reference
         let planStrings = (0...planner.totalKnobs).map { planner.plan(k: $0).description }
-        var rng = TraceRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var free = 0.0
         var rows: [ReplayResult] = []
         rows.reserveCapacity(requests.count)
@@ -77,7 +78,7 @@ public struct VirtualReplay: Sendable {
     }
 }
 
-extension TraceRandom {
+extension SplitMix64 {
     /// A standard normal draw (Box–Muller).
     mutating func normal() -> Double {
         let u1 = max(unit(), 1e-300), u2 = unit()

@@ -1,4 +1,5 @@
 import Foundation
+import TensorKernels
 import Testing
 @testable import Contention
 
@@ -115,7 +116,7 @@ struct TraceFormatTests {
 
     @Test("random garbage and mutated traces never crash the parsers")
     func fuzz() {
-        var rng = TraceRandom(seed: 42)
+        var rng = SplitMix64(seed: 42)
         let alphabet = Array("0123456789.,-+eE#\n\r ,,nanif\u{0}\u{FEFF}é😀t_s")
         let seeds = [good, TraceSynth.requests(.count(5), arrival: .fixed(rate: 1), budgets: .fixed(100),
                                                promptTokens: 1...2, maxNewTokens: 1).csv()]

@@ -1,4 +1,5 @@
 import Foundation
+import TensorKernels
 import Testing
 @testable import Contention
 
@@ -93,7 +94,7 @@ struct TraceImportTests {
 
     @Test("garbage and mutated rows never crash the importers")
     func fuzz() {
-        var rng = TraceRandom(seed: 5)
+        var rng = SplitMix64(seed: 5)
         let alphabet = Array("m_0123456789.,-e\n\r #nan\u{0}é")
         for i in 0..<2000 {
             var chars = Array(alibabaSample)
