@@ -186,8 +186,10 @@ public enum StressWorker {
         while !shared.stopped {
             let (cores, gbps) = shared.target(index)
             if cores == 0 && gbps == 0 {
-                // Idle stretch of a trace: wake rarely, but soon enough to follow the next row.
-                SystemCalls.sleep(0.01)
+                // Idle stretch of a trace: park until the level or the stop flag changes. A
+                // thread pinned to each CPU that woke every few ms would preempt the engine's
+                // BLAS threads there, at a level that promises no load at all.
+                shared.waitForWork(index)
                 periodStart = SystemCalls.now()
                 continue
             }
@@ -256,8 +258,25 @@ final class SharedState: @unchecked Sendable {
         flag.initialize(to: 0)
     }
 
+    /// Wakes parked workers when a target or the stop flag changes.
+    private let wake = NSCondition()
+
     func deallocate() { slots.deallocate(); flag.deallocate() }
-    func setTarget(_ i: Int, cores: Double, gbps: Double) { slots[i * 8] = cores; slots[i * 8 + 1] = gbps }
+    func setTarget(_ i: Int, cores: Double, gbps: Double) {
+        wake.lock()
+        slots[i * 8] = cores; slots[i * 8 + 1] = gbps
+        wake.broadcast()
+        wake.unlock()
+    }
+    /// Blocks worker `i` while its target is zero and no stop is asked (1 s timeouts: a missed
+    /// wake-up costs at most a second of load, never a hang).
+    func waitForWork(_ i: Int) {
+        wake.lock()
+        while slots[i * 8] == 0 && slots[i * 8 + 1] == 0 && flag.pointee == 0 {
+            _ = wake.wait(until: Date(timeIntervalSinceNow: 1))
+        }
+        wake.unlock()
+    }
     func target(_ i: Int) -> (Double, Double) { (slots[i * 8], slots[i * 8 + 1]) }
     func setBytes(_ i: Int, _ b: Double) { slots[i * 8 + 2] = b }
     func totalBytes() -> Double { (0..<threads).reduce(0) { $0 + slots[$1 * 8 + 2] } }
@@ -265,6 +284,11 @@ final class SharedState: @unchecked Sendable {
     func pinned(_ i: Int) -> Int { Int(slots[i * 8 + 4]) }
     func setCPU(_ i: Int, _ seconds: Double) { slots[i * 8 + 3] = seconds }
     func totalCPU() -> Double { (0..<threads).reduce(0) { $0 + slots[$1 * 8 + 3] } }
-    func stop() { flag.pointee = 1 }
+    func stop() {
+        wake.lock()
+        flag.pointee = 1
+        wake.broadcast()
+        wake.unlock()
+    }
     var stopped: Bool { flag.pointee != 0 }
 }
