@@ -21,6 +21,8 @@ public final class LiveReplay: @unchecked Sendable {
     /// planner's quality from the sensor's).
     public var traceLevel: (@Sendable (Double) -> ContentionLevel)?
     public let seed: UInt64
+    /// The measured margin of the `contention-aware` policy (nil: the fit's static margin only).
+    public var feedback: LatencyFeedback?
     private let stopFlag = NSLock()
     private var stopped = false
 
@@ -73,7 +75,7 @@ public final class LiveReplay: @unchecked Sendable {
             do {
                 decision = try planner.decide(PlanningRequest(
                     budgetMs: r.budgetMs, promptTokens: r.promptTokens, hasImage: hasImage, newTokens: r.maxNewTokens,
-                    contention: level, queuedMs: (clock() - r.t) * 1000))
+                    contention: level, queuedMs: (clock() - r.t) * 1000, measuredScale: feedback?.scale(at: level)))
             } catch {
                 throw SimulationError.badRequest(index: i, reason: "\(error)")
             }
@@ -83,6 +85,7 @@ public final class LiveReplay: @unchecked Sendable {
                 maxNewTokens: r.maxNewTokens, stopAtEOS: false,
                 adaptive: AdaptiveOptions(mode: planner.mode, plan: decision.plan)))
             let end = clock()
+            feedback?.record(measuredMs: (end - serviceStart) * 1000, predictedMs: decision.predictedServiceMs, plannedAt: level)
             let latencyMs = (end - r.t) * 1000
             let row = ReplayResult(
                 request: i, policy: planner.policy.rawValue, mode: "live", arrivalS: r.t, startS: start, endS: end,

@@ -25,11 +25,15 @@ public struct PlanningRequest: Sendable {
     public var contention: ContentionLevel
     /// Time already spent waiting for the engine; it comes out of the budget.
     public var queuedMs: Double
+    /// A measured factor on the cost model's predictions (`LatencyFeedback`); when set it
+    /// replaces the fit's static relative margin. Used by `contention-aware` only.
+    public var measuredScale: Double?
 
     public init(budgetMs: Double, promptTokens: Int, hasImage: Bool, newTokens: Int,
-                contention: ContentionLevel, queuedMs: Double = 0) {
+                contention: ContentionLevel, queuedMs: Double = 0, measuredScale: Double? = nil) {
         self.budgetMs = budgetMs; self.promptTokens = promptTokens; self.hasImage = hasImage
         self.newTokens = newTokens; self.contention = contention; self.queuedMs = queuedMs
+        self.measuredScale = measuredScale
     }
 }
 
@@ -92,8 +96,9 @@ public struct Planner: Sendable {
     public func decide(_ request: PlanningRequest, cache: PredictionCache? = nil) throws -> PlanDecision {
         switch policy {
         case .flops: return try decideFLOPs(request, cache: cache)
-        case .profile: return try decideByModel(request, contention: .idle, cache: cache)
-        case .contentionAware: return try decideByModel(request, contention: request.contention, cache: cache)
+        case .profile: return try decideByModel(request, contention: .idle, scale: nil, cache: cache)
+        case .contentionAware:
+            return try decideByModel(request, contention: request.contention, scale: request.measuredScale, cache: cache)
         }
     }
 
@@ -113,13 +118,14 @@ public struct Planner: Sendable {
         try predict(k: k, promptTokens: r.promptTokens, hasImage: r.hasImage, newTokens: r.newTokens, contention: contention, cache: cache)
     }
 
-    private func decideByModel(_ r: PlanningRequest, contention: ContentionLevel, cache shared: PredictionCache?) throws -> PlanDecision {
+    private func decideByModel(_ r: PlanningRequest, contention: ContentionLevel, scale: Double?,
+                               cache shared: PredictionCache?) throws -> PlanDecision {
         let available = r.budgetMs - r.queuedMs
         var cache: [Int: LatencyPrediction] = [:]
         func fits(_ k: Int) throws -> Bool {
             let p = try cache[k] ?? predict(k: k, r, contention: contention, cache: shared)
             cache[k] = p
-            return p.totalMs * (1 + max(0, p.relativeMargin)) <= available
+            return p.totalMs * (scale ?? (1 + max(0, p.relativeMargin))) <= available
         }
         let n = totalKnobs
         guard try fits(0) else {

@@ -95,6 +95,11 @@ struct Replay: ParsableCommand {
     @Flag(help: "Live: give the planner the contention trace's level at each request's start instead of the sensor's reading (an oracle; the sensed column then holds the trace's level).")
     var oracleContention = false
 
+    @Option(help: ArgumentHelp(
+        "Live contention-aware: the safety margin. measured = a high quantile of the last 50 requests' engine time ÷ prediction (kept apart for idle and loaded), the fit's static margin until 8 are in; static = the fit's margin only.",
+        valueName: "measured|static"))
+    var margin: MarginSource = .measured
+
     @Option(help: "Engine threads.")
     var threads: Int = 2
 
@@ -114,7 +119,8 @@ struct Replay: ParsableCommand {
         guard !requestTrace.requests.isEmpty else { throw CLIError(message: "\(requests): no requests") }
         let spec = try ModelSpec.resolve(model, seed: seed)
         let sqlite = resultsDb ?? ((out as NSString).deletingPathExtension + ".sqlite")
-        let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
+        let liveMargin = !simulate && policy == .contentionAware ? ", margin \(margin.rawValue)" : ""
+        let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue)\(liveMargin), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
                         "contention trace \(trace), request trace \(requests), seed \(seed)"]
         var loaded: LlavaModel?
         if quickProfile != nil || !simulate {
@@ -165,6 +171,7 @@ struct Replay: ParsableCommand {
         defer { results.close() }
         let replay = LiveReplay(model: loaded, planner: planner, sensor: sensor, seed: seed)
         if oracleContention { replay.traceLevel = { contention.level(at: $0) } }
+        if policy == .contentionAware && margin == .measured { replay.feedback = LatencyFeedback() }
         let duration = (requestTrace.requests.last?.t ?? 0) + 120
         let load = try BackgroundLoad.start(trace: URL(fileURLWithPath: trace), duration: duration)
         defer { _ = load.stop() }
@@ -181,8 +188,13 @@ struct Replay: ParsableCommand {
         let total = requestTrace.requests.count
         let rows = try replay.run(requestTrace.requests, onResult: { try results.append($0) }, progress: { i, row in
             if (i + 1) % 50 == 0 || i + 1 == total {
-                progress(String(format: "%d/%d  t=%.1fs  last: %.0f ms of %.0f ms, k=%d/%d, sensed %@", i + 1, total, row.endS,
-                                row.latencyMs, row.budgetMs, row.knobs, row.totalKnobs, row.sensed.description))
+                var line = String(format: "%d/%d  t=%.1fs  last: %.0f ms of %.0f ms, k=%d/%d, sensed %@", i + 1, total, row.endS,
+                                  row.latencyMs, row.budgetMs, row.knobs, row.totalKnobs, row.sensed.description)
+                if let f = replay.feedback {
+                    let fmt = { (x: Double?) in x.map { String(format: "%.2f", $0) } ?? "static" }
+                    line += "; measured margin idle \(fmt(f.scale(at: .idle))), loaded \(fmt(f.scale(at: ContentionLevel(cpuBusyCores: 1, memBandwidthGBps: 0))))"
+                }
+                progress(line)
             }
         })
         let achieved = load.stop()
@@ -240,4 +252,9 @@ final class InterruptHandler: @unchecked Sendable {
         source.cancel()
         signal(SIGINT, SIG_DFL)
     }
+}
+
+/// Where the live contention-aware planner's safety margin comes from.
+enum MarginSource: String, ExpressibleByArgument, CaseIterable {
+    case measured, `static`
 }

@@ -83,6 +83,22 @@ struct PlannerTests {
         #expect(try k(.contentionAware, busy) < k(.profile, busy))
     }
 
+    @Test("a measured scale replaces the static margin for contention-aware only")
+    func measuredScale() throws {
+        let line = TinyFixture.line
+        let n = TinyFixture.planner(.profile).totalKnobs
+        // Exactly the full plan's prediction with its static margin: fits without a scale.
+        let budget = (line.intercept + line.slopePerKnob * Double(n)) * (1 + line.relativeMargin) + 1e-6
+        func k(_ p: PlanningPolicy, scale: Double?) throws -> Int {
+            try TinyFixture.planner(p).decide(PlanningRequest(budgetMs: budget, promptTokens: 8, hasImage: true, newTokens: 4,
+                                                              contention: .idle, measuredScale: scale)).knobs
+        }
+        #expect(try k(.contentionAware, scale: nil) == n)
+        #expect(try k(.contentionAware, scale: 1.5 * (1 + line.relativeMargin)) < n)
+        #expect(try k(.profile, scale: 1.5 * (1 + line.relativeMargin)) == n, "profile ignores measurements")
+        if line.relativeMargin > 0.01 { #expect(try k(.contentionAware, scale: 1) == n) }
+    }
+
     @Test("time already spent queueing comes out of the budget (not for the blind flops policy)")
     func queueing() throws {
         let line = TinyFixture.line

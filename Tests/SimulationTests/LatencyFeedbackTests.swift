@@ -1,0 +1,32 @@
+import Contention
+import Testing
+@testable import Simulation
+
+@Suite("measured margin (latency feedback)")
+struct LatencyFeedbackTests {
+    let busy = ContentionLevel(cpuBusyCores: 0.6, memBandwidthGBps: 0)
+
+    @Test("no scale until enough ratios; then the window's high quantile, per state")
+    func quantilePerState() {
+        let f = LatencyFeedback(window: 10, quantile: 0.9, minimumSamples: 4)
+        for r in [1.1, 1.2, 1.3] { f.record(measuredMs: 100 * r, predictedMs: 100, plannedAt: .idle) }
+        #expect(f.scale(at: .idle) == nil)
+        f.record(measuredMs: 140, predictedMs: 100, plannedAt: .idle)
+        // Nearest rank ⌈0.9·4⌉ = 4th of [1.1, 1.2, 1.3, 1.4].
+        #expect(abs(f.scale(at: .idle)! - 1.4) < 1e-12)
+        #expect(f.scale(at: busy) == nil, "loaded requests have their own window")
+        for i in 0..<20 { f.record(measuredMs: Double(200 + i), predictedMs: 100, plannedAt: busy) }
+        // Only the last 10 (2.10…2.19) remain; ⌈0.9·10⌉ = 9th = 2.18.
+        #expect(abs(f.scale(at: busy)! - 2.18) < 1e-12)
+        #expect(abs(f.scale(at: .idle)! - 1.4) < 1e-12)
+    }
+
+    @Test("nonsense measurements are ignored, never a crash")
+    func ignoresNonsense() {
+        let f = LatencyFeedback(window: 5, quantile: 1, minimumSamples: 1)
+        for (m, p) in [(0.0, 10.0), (10, 0), (-1, 5), (.nan, 5), (5, .infinity)] {
+            f.record(measuredMs: m, predictedMs: p, plannedAt: .idle)
+        }
+        #expect(f.scale(at: .idle) == nil)
+    }
+}
