@@ -163,10 +163,12 @@ extension CostModel {
         var out: [String] = []
         for run in try RequestWalk.runs(q, useBlock: !split) {
             guard let m = ops.first(where: { $0.key == run.key }) else { continue }
-            let size = run.key.phase == .decode ? run.shape.context : run.shape.tokens
-            let range = run.key.phase == .decode ? m.context : m.tokens
+            // Only attention reads the KV cache: a decode MLP or lm_head costs the same at any context.
+            let byContext = run.key.phase == .decode && [.llmAttention, .llmBlock].contains(run.key.op)
+            let size = byContext ? run.shape.context : run.shape.tokens
+            let range = byContext ? m.context : m.tokens
             if size < Double(range.lowerBound) - 0.5 || size > Double(range.upperBound) + 0.5 {
-                let line = "\(run.key): \(run.key.phase == .decode ? "mean context" : "tokens") \(Int(size.rounded())) outside the profiled \(range.lowerBound)…\(range.upperBound)"
+                let line = "\(run.key): \(byContext ? "mean context" : "tokens") \(Int(size.rounded())) outside the profiled \(range.lowerBound)…\(range.upperBound)"
                 if !out.contains(line) { out.append(line) }
             }
             let isLLM = [.llmAttention, .llmMLP, .llmBlock].contains(run.key.op)

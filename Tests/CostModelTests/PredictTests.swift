@@ -90,6 +90,8 @@ import Testing
         #expect(try Self.fitted.extrapolations(query(nil, prompt: 100)).isEmpty)
         let long = try Self.fitted.extrapolations(query(nil, prompt: 1500))
         #expect(long.contains { $0.contains("llm.attn prefill") && $0.contains("outside the profiled") }, "\(long)")
+        // A decode MLP or lm_head reads no KV cache: a long context is no extrapolation for them.
+        #expect(!long.contains { $0.contains("llm.mlp decode") || $0.contains("lm_head decode") }, "\(long)")
         var fullOnly = Self.fitted
         for i in fullOnly.ops.indices { fullOnly.ops[i].heads = 32...32 }
         let units = Array(0..<(layout.knobCount(.heads) / 2))
