@@ -86,6 +86,6 @@ let package = Package(
         .testTarget(name: "CostModelTests", dependencies: ["CostModel", "Profiling", "LLaVAModel"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "CostModel", "Contention", "LLaVAModel", "AdaptiveInference", "TensorKernels"]),
         .testTarget(name: "ValidationTests", dependencies: ["Validation", "Simulation"]),
-        .testTarget(name: "CLITests", dependencies: ["LLaVAModel", "Profiling", "ProfileStore", "CostModel"]),
+        .testTarget(name: "CLITests", dependencies: ["LLaVAModel", "Profiling", "ProfileStore", "CostModel", "TensorKernels"]),
     ]
 )

@@ -37,10 +37,13 @@ public struct CostModel: Codable, Sendable, Equatable {
     public var marginContended: Double
     /// Profile runs whose samples trained the model.
     public var trainingRuns: [Int64]
+    /// The end-to-end correction fitted on whole requests the profile timed (nil: none were).
+    public var requestCalibration: RequestCalibration? = nil
 
     enum CodingKeys: String, CodingKey {
         case version, model, dims, contention, ops, marginIdle = "margin_idle"
         case marginContended = "margin_contended", trainingRuns = "training_runs"
+        case requestCalibration = "request_calibration"
     }
 
     /// The fitted op for `key`, or a `CostModelError.notProfiled` naming what exists.

@@ -2,19 +2,11 @@ import AdaptiveInference
 import Contention
 import Foundation
 import LLaVAModel
+import Profiling
 import TensorKernels
 
-/// One request of the predict-vs-run benchmark: what to run.
-public struct PredictCaseSpec: Sendable, Equatable {
-    /// A relative budget (the paper's knob fraction) or an explicit plan.
-    public var budget: Double?
-    public var plan: ExecutionPlan?
-    public var mode: PlanMode
-    public var tokenSelection: TokenSelection
-    /// Text tokens of the prompt (plus one image).
-    public var promptTokens: Int
-    public var newTokens: Int
-}
+/// One request of the predict-vs-run benchmark: what to run (the profiler's request case).
+public typealias PredictCaseSpec = RequestCase
 
 /// One measured-vs-predicted row of `bench predict`.
 public struct PredictCaseResult: Codable, Sendable, Equatable {
@@ -54,26 +46,10 @@ public struct PredictBenchmarkSummary: Codable, Sendable, Equatable {
 /// Runs the real engine on random requests and compares each measured latency with a
 /// predictor's: the end-to-end check of the cost model.
 public enum PredictBenchmark {
-    /// `count` random requests from `seed`: half budgets (L or H mode, static knob order), half
-    /// random explicit plans, a third of them with FastV; prompt lengths in `prompt`, new
-    /// tokens in `newTokens`.
+    /// `count` random requests from `seed` (see `RequestCase.random`).
     public static func randomCases(layout: KnobLayout, count: Int, seed: UInt64,
                                    prompt: ClosedRange<Int>, newTokens: ClosedRange<Int>) -> [PredictCaseSpec] {
-        var rng = SplitMix64(seed: seed)
-        return (0..<count).map { i in
-            let mode: PlanMode = rng.next() % 2 == 0 ? .layers : .heads
-            let selection: TokenSelection = i % 3 == 2 && layout.totalLayers > 1
-                ? .fastV(k: min(2, layout.totalLayers - 1), keepRatio: 0.5) : .none
-            let p = Int.random(in: prompt, using: &rng), t = Int.random(in: newTokens, using: &rng)
-            if i % 2 == 0 {
-                let budget = ((0.5 + 0.5 * rng.unit()) * 100).rounded() / 100
-                return PredictCaseSpec(budget: budget, plan: nil, mode: mode, tokenSelection: selection, promptTokens: p, newTokens: t)
-            }
-            let n = layout.knobCount(mode)
-            let knobs = (0..<n).filter { _ in rng.unit() < 0.3 + 0.6 * Double(i) / Double(max(1, count)) }
-            let plan = ExecutionPlan.enabling(knobs, layout: layout, mode: mode, tokenSelection: selection)
-            return PredictCaseSpec(budget: nil, plan: plan, mode: mode, tokenSelection: selection, promptTokens: p, newTokens: t)
-        }
+        RequestCase.random(layout: layout, count: count, seed: seed, prompt: prompt, newTokens: newTokens)
     }
 
     /// Runs every case through `model.generate` (synthetic image, the plan or budget, greedy

@@ -117,8 +117,9 @@ enum RequestWalk {
 }
 
 extension CostModel: PlanLatencyPredicting {
-    /// Predicts a whole request, summing each op's prediction; the margin is the time-weighted
-    /// mean of the ops' held-out P95 shortfall (idle or contended, as the query). Decoder layers
+    /// Predicts a whole request, summing each op's prediction, times the end-to-end
+    /// calibration's scale when the model has one; the margin is then the calibration's, else
+    /// the time-weighted mean of the ops' held-out P95 shortfall (idle or contended, as the query). Decoder layers
     /// use `llm.attn` + `llm.mlp` when both were profiled, else `llm.block`.
     public func predict(_ q: PlanQuery) throws -> LatencyPrediction {
         guard ModelDims(q.config) == dims else {
@@ -147,9 +148,13 @@ extension CostModel: PlanLatencyPredicting {
             byKey[shown, default: (0, 0)].count += run.count
             byKey[shown]!.ms += ms
         }
-        let breakdown = order.map { OpPrediction(op: $0.op, phase: $0.phase, count: byKey[$0]!.count, ms: byKey[$0]!.ms) }
-        return LatencyPrediction(totalMs: total, prefillMs: first, breakdown: breakdown,
-                                 relativeMargin: total > 0 ? weightedMargin / total : 0)
+        // Whole requests timed at profile time correct the sum and give the margin (see
+        // `RequestCalibration`); without them, the ops' own held-out margins.
+        let calibration = requestCalibration?.state(at: q.contention)
+        let scale = calibration?.scale ?? 1
+        let breakdown = order.map { OpPrediction(op: $0.op, phase: $0.phase, count: byKey[$0]!.count, ms: byKey[$0]!.ms * scale) }
+        return LatencyPrediction(totalMs: total * scale, prefillMs: first * scale, breakdown: breakdown,
+                                 relativeMargin: calibration?.margin ?? (total > 0 ? weightedMargin / total : 0))
     }
 }
 

@@ -227,6 +227,46 @@ public final class ProfileDatabase: Sendable {
         return StoredSample(runID: row["run_id"], sample: sample)
     }
 
+    // MARK: request samples
+
+    /// Stores whole-request timings of `run` in one transaction.
+    public func insertRequestSamples(_ samples: [RequestSample], run: Int64, device: String) throws {
+        guard !samples.isEmpty else { return }
+        try write { db in
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO request_samples (run_id, device_id, model, plan, prompt_tokens, has_image, image_tokens,
+                                             latency_token, new_tokens, threads, contention_cpu, contention_bw,
+                                             achieved_cpu, achieved_bw, measured_ms, ttft_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for s in samples {
+                try statement.execute(arguments: [
+                    run, device, s.model, s.plan, s.promptTokens, s.hasImage, s.imageTokens, s.latencyToken, s.newTokens,
+                    s.threads, s.contention.cpuBusyCores, s.contention.memBandwidthGBps,
+                    s.achievedContention.cpuBusyCores, s.achievedContention.memBandwidthGBps, s.measuredMs, s.ttftMs])
+            }
+        }
+    }
+
+    /// Whole-request timings of a device (optionally one model, or one run), in stored order.
+    public func requestSamples(device: String, model: String? = nil, run: Int64? = nil) throws -> [(runID: Int64, sample: RequestSample)] {
+        try read { db in
+            var sql = "SELECT * FROM request_samples WHERE device_id = ?"
+            var args: [DatabaseValueConvertible?] = [device]
+            if let model { sql += " AND model = ?"; args.append(model) }
+            if let run { sql += " AND run_id = ?"; args.append(run) }
+            return try Row.fetchAll(db, sql: sql + " ORDER BY id", arguments: StatementArguments(args)).map { row in
+                (row["run_id"], RequestSample(
+                    model: row["model"], plan: row["plan"], promptTokens: row["prompt_tokens"], hasImage: row["has_image"],
+                    imageTokens: row["image_tokens"], latencyToken: row["latency_token"], newTokens: row["new_tokens"],
+                    threads: row["threads"],
+                    contention: ContentionLevel(cpuBusyCores: row["contention_cpu"], memBandwidthGBps: row["contention_bw"]),
+                    achievedContention: ContentionLevel(cpuBusyCores: row["achieved_cpu"], memBandwidthGBps: row["achieved_bw"]),
+                    measuredMs: row["measured_ms"], ttftMs: row["ttft_ms"]))
+            }
+        }
+    }
+
     // MARK: fitted models
 
     /// Stores a fitted cost model with its metrics and the runs it was trained on; returns its id.

@@ -4,10 +4,11 @@ import Profiling
 
 /// Writes a device's profile as files a person or another tool can read without SQLite:
 /// `samples.csv` (one row per sample with its run's provenance), `samples.json` (device, runs,
-/// samples) and `summary.md` (per op and phase: points, repeats, spread).
+/// samples), `requests.csv` (whole requests timed end to end, with provenance) and `summary.md`
+/// (per op and phase: points, repeats, spread).
 public enum ProfileExport {
     /// Files written, in order.
-    public static let files = ["samples.csv", "samples.json", "summary.md"]
+    public static let files = ["samples.csv", "samples.json", "requests.csv", "summary.md"]
 
     /// Exports `device` (optionally only `model`) from `database` into `directory` (created).
     /// - Throws: `ProfileStoreError.unknownDevice` listing the known ids.
@@ -16,12 +17,14 @@ public enum ProfileExport {
                              to directory: String) throws -> (samples: Int, runs: Int) {
         let device = try database.device(id: id)
         let samples = try database.samples(device: id, model: model)
-        let used = Set(samples.map(\.runID))
+        let requests = try database.requestSamples(device: id, model: model)
+        let used = Set(samples.map(\.runID)).union(requests.map(\.runID))
         let runs = try database.runs(device: id).filter { used.contains($0.id) }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let url = URL(fileURLWithPath: directory)
         try Data(csv(device: device, runs: runs, samples: samples).utf8).write(to: url.appendingPathComponent("samples.csv"))
         try json(device: device, runs: runs, samples: samples).write(to: url.appendingPathComponent("samples.json"))
+        try Data(requestsCSV(device: device, runs: runs, requests: requests).utf8).write(to: url.appendingPathComponent("requests.csv"))
         try Data(summary(device: device, runs: runs, samples: samples).utf8).write(to: url.appendingPathComponent("summary.md"))
         return (samples.count, runs.count)
     }
@@ -52,6 +55,35 @@ public enum ProfileExport {
                 "\(st.minMs)", "\(st.medianMs)", "\(st.meanMs)", "\(st.stdMs)", "\(st.p90Ms)", "\(st.p99Ms)", "\(st.n)",
                 run?.provenance.engineCommit ?? "", run?.provenance.build ?? "", run?.provenance.blas ?? "",
                 run?.provenance.kernel ?? "", run?.status.rawValue ?? "", run?.started ?? "", run?.provenance.command ?? "",
+            ]
+            out += fields.map(quoted).joined(separator: ",") + "\n"
+        }
+        return out
+    }
+
+    public static let requestColumns = [
+        "run_id", "device_id", "model", "plan", "prompt_tokens", "has_image", "image_tokens", "latency_token", "new_tokens",
+        "threads", "contention_cpu", "contention_bw", "achieved_cpu", "achieved_bw", "measured_ms", "ttft_ms",
+        "engine_commit", "build", "blas", "kernel", "command",
+    ]
+
+    static func requestsCSV(device: DeviceFingerprint, runs: [RunRecord], requests: [(runID: Int64, sample: RequestSample)]) -> String {
+        let byID = Dictionary(uniqueKeysWithValues: runs.map { ($0.id, $0) })
+        var out = """
+            # adallava profile export: whole requests timed end to end on device \(device.id)
+            # prompt_tokens = text tokens (an image adds image_tokens features); times in milliseconds; contention in busy cores and GB/s
+            \(requestColumns.joined(separator: ","))
+
+            """
+        for (runID, x) in requests {
+            let run = byID[runID]
+            let fields: [String] = [
+                "\(runID)", device.id, x.model, x.plan, "\(x.promptTokens)", x.hasImage ? "1" : "0",
+                x.imageTokens.map(String.init) ?? "", x.latencyToken ? "1" : "0", "\(x.newTokens)", "\(x.threads)",
+                "\(x.contention.cpuBusyCores)", "\(x.contention.memBandwidthGBps)", "\(x.achievedContention.cpuBusyCores)",
+                "\(x.achievedContention.memBandwidthGBps)", "\(x.measuredMs)", "\(x.ttftMs)",
+                run?.provenance.engineCommit ?? "", run?.provenance.build ?? "", run?.provenance.blas ?? "",
+                run?.provenance.kernel ?? "", run?.provenance.command ?? "",
             ]
             out += fields.map(quoted).joined(separator: ",") + "\n"
         }

@@ -58,6 +58,24 @@ enum Schema {
                 CREATE INDEX fitted_models_device_model ON fitted_models(device_id, model);
                 """)
         }
+        // Whole requests timed end to end beside the op samples: what `fit` calibrates the
+        // sum of per-op predictions against (see `RequestSample`).
+        m.registerMigration("v2-request-samples") { db in
+            try db.execute(sql: """
+                CREATE TABLE request_samples (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    device_id TEXT NOT NULL REFERENCES devices(id),
+                    model TEXT NOT NULL, plan TEXT NOT NULL,
+                    prompt_tokens INTEGER NOT NULL, has_image INTEGER NOT NULL, image_tokens INTEGER,
+                    latency_token INTEGER NOT NULL, new_tokens INTEGER NOT NULL, threads INTEGER NOT NULL,
+                    contention_cpu REAL NOT NULL, contention_bw REAL NOT NULL,
+                    achieved_cpu REAL NOT NULL, achieved_bw REAL NOT NULL,
+                    measured_ms REAL NOT NULL, ttft_ms REAL NOT NULL
+                );
+                CREATE INDEX request_samples_device_model ON request_samples(device_id, model);
+                """)
+        }
         return m
     }
 }

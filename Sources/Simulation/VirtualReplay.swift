@@ -11,7 +11,9 @@ import TensorKernels
 /// predictor's latency for the chosen plan under that contention — the same for every policy,
 /// so a blind policy pays for what it ignored — optionally times (1 + ε), ε ~ N(0, σ) from a
 /// seeded generator, σ = the prediction's relative margin / 1.645 (the margin is the held-out
-/// P95 shortfall, so this is the residual spread it implies).
+/// P95 shortfall, so this is the residual spread it implies). When the cost model carries an
+/// end-to-end calibration (`residuals`), the noise is instead a seeded draw from the measured
+/// ratios of whole requests to their calibrated prediction: the machine's own spread.
 public struct VirtualReplay: Sendable {
     public var planner: Planner
     /// Ground truth of the simulation (the fitted cost model, under the trace's contention).
@@ -21,6 +23,8 @@ public struct VirtualReplay: Sendable {
     public var contention: ContentionTrace
     public var noise: Bool
     public var seed: UInt64
+    /// With `noise`: measured request ÷ prediction ratios to draw from (nil: the normal model).
+    public var residuals: RequestCalibration?
 
     public init(planner: Planner, reference: (any PlanLatencyPredicting)? = nil, contention: ContentionTrace,
                 noise: Bool = false, seed: UInt64 = 1) {
@@ -59,7 +63,9 @@ public struct VirtualReplay: Sendable {
             let truth = try referencePlanner.predict(k: decision.knobs, promptTokens: r.promptTokens, hasImage: hasImage,
                                                      newTokens: r.maxNewTokens, contention: level, cache: referenceCache)
             var serviceMs = truth.totalMs
-            if noise && truth.relativeMargin > 0 {
+            if noise, let ratios = residuals?.state(at: level)?.ratios, !ratios.isEmpty {
+                serviceMs *= ratios[Int(rng.next() % UInt64(ratios.count))]
+            } else if noise && truth.relativeMargin > 0 {
                 serviceMs *= max(0.05, 1 + rng.normal() * truth.relativeMargin / 1.645)
             }
             let end = start + serviceMs / 1000

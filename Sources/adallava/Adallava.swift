@@ -6,6 +6,7 @@ import Foundation
 import LLaVAModel
 import ProfileStore
 import Simulation
+import TensorKernels
 import Validation
 
 /// `adallava`: is your adaptive LLaVA going to meet its latency budget on this CPU?
@@ -32,6 +33,7 @@ struct Adallava: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        MemoryReuse.keepFreedMemory()
         do {
             var command = try Adallava.parseAsRoot()
             try command.run()

@@ -71,14 +71,21 @@ struct Fit: ParsableCommand {
             let rows = stored.filter { $0.sample.model == name }
             let runs = Array(Set(rows.map(\.runID))).sorted()
             progress("fitting \(name): \(rows.count) samples from run(s) \(runs.map(String.init).joined(separator: ","))")
-            let (cm, report) = try CostModel.fit(samples: rows.map(\.sample), model: name, config: config, trainingRuns: runs,
+            var (cm, report) = try CostModel.fit(samples: rows.map(\.sample), model: name, config: config, trainingRuns: runs,
                                                  options: FitOptions(folds: folds, seed: seed, cores: device.cores))
+            let requests = try db.requestSamples(device: device.id, model: name)
+            if !requests.isEmpty {
+                let (calibration, _) = try RequestCalibration.fit(model: cm, config: config, samples: requests.map(\.sample))
+                cm.requestCalibration = calibration
+                cm.trainingRuns = Array(Set(runs + requests.map(\.runID))).sorted()
+            }
             var id: Int64?
             if !noSave {
                 id = try db.saveFittedModel(device: device.id, model: name, json: Data(try cm.encodedJSON().utf8),
-                                            metricsJSON: try JSONEncoder().encode(report), trainingRuns: runs)
+                                            metricsJSON: try JSONEncoder().encode(report), trainingRuns: cm.trainingRuns)
             }
-            fits.append(FitOutput(model: name, modelID: id, trainingRuns: runs, report: report))
+            fits.append(FitOutput(model: name, modelID: id, trainingRuns: cm.trainingRuns, report: report,
+                                  requestCalibration: cm.requestCalibration))
         }
         if output.json {
             print(try jsonString(FitJSON(device: device.id, fits: fits)))
@@ -106,7 +113,20 @@ struct Fit: ParsableCommand {
         print("meas CV: median std/median of the repeats at one point (the noise floor no fit gets under)")
         for s in r.skipped { print("not fitted: \(s.op.rawValue) \(s.phase.rawValue) t\(s.threads): \(s.reason)") }
         print("held-out within ±10%: idle \(pct(r.kfold.idle?.within10)) (target 0.99), contended \(pct(r.kfold.contended?.within10)) (target 0.95): \(r.meetsTargets ? "meets the targets" : "BELOW target")")
-        print("safety margin (P95 of held-out measured/predicted − 1): idle \(pct(r.relativeMarginIdle)), contended \(pct(r.relativeMarginContended))")
+        print("per-op safety margin (P95 of held-out measured/predicted − 1): idle \(pct(r.relativeMarginIdle)), contended \(pct(r.relativeMarginContended))")
+        if let c = f.requestCalibration {
+            func line(_ name: String, _ s: RequestCalibration.State?) -> String {
+                guard let s else { return "\(name): no whole requests timed" }
+                let lo = s.ratios.first!, hi = s.ratios.last!
+                return "\(name): \(s.count) requests took \(String(format: "%.3f", s.scale))× the sum of their ops (median); around that, "
+                    + "\(String(format: "%.2f–%.2f", lo, hi)) (min–max), margin \(pct(s.margin)) (P95 − 1)"
+            }
+            print("end-to-end calibration (whole requests the profile timed; predictions are scaled by it and take its margin):")
+            print("  " + line("idle", c.idle))
+            print("  " + line("contended", c.contended))
+        } else {
+            print("end-to-end calibration: none (the profile timed no whole requests; `profile --requests N` does)")
+        }
         print(f.modelID.map { "stored as fitted model \($0) (training runs \(f.trainingRuns.map(String.init).joined(separator: ",")))" } ?? "not stored (--no-save)")
         print("")
     }
@@ -120,7 +140,10 @@ struct FitOutput: Encodable {
     var modelID: Int64?
     var trainingRuns: [Int64]
     var report: FitReport
-    enum CodingKeys: String, CodingKey { case model, modelID = "fitted_model_id", trainingRuns = "training_runs", report }
+    var requestCalibration: RequestCalibration?
+    enum CodingKeys: String, CodingKey {
+        case model, modelID = "fitted_model_id", trainingRuns = "training_runs", report, requestCalibration = "request_calibration"
+    }
 }
 
 struct FitJSON: Encodable {

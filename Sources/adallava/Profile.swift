@@ -33,6 +33,14 @@ struct Profile: ParsableCommand {
         Levels of --contention: 0 (idle), Nc (N busy cores), Mgbps (M GB/s of background \
         memory traffic), Nc+Mgbps. The achieved background load is measured and stored.
 
+        WHOLE REQUESTS: after the ops, --requests N random requests (L and H plans, budgets, \
+        FastV; prompt lengths from --request-prompts, new tokens from --request-new-tokens, \
+        with or without an image) run end to end, once each, at every thread count and \
+        contention level, into the table request_samples. `fit` calibrates the sum of the op \
+        predictions against them (ops timed alone miss what a request adds between them, and \
+        the spread from one request to the next). Needs the whole model in memory: skipped, \
+        with a note, for a model that does not fit.
+
         EXAMPLES
           adallava profile --model llava-1.5-7b --db profile.sqlite
           adallava profile --model tiny --quick --db /tmp/p.sqlite --json
@@ -70,6 +78,18 @@ struct Profile: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds after which a point starts no new repeat (once --min-repeats are in).", valueName: "s"))
     var pointCap: Double?
 
+    @Option(help: ArgumentHelp("Whole requests timed end to end per thread count and contention level (0: none; default 30, 6 with --quick).", valueName: "n"))
+    var requests: Int?
+
+    @Option(help: ArgumentHelp("Text prompt lengths of those requests, shortest and longest.", valueName: "min,max"))
+    var requestPrompts: String = "16,128"
+
+    @Option(help: ArgumentHelp("New tokens of those requests, fewest and most.", valueName: "min,max"))
+    var requestNewTokens: String = "2,8"
+
+    @Option(help: ArgumentHelp("Whether those requests carry an image (the vision tower runs): yes or no.", valueName: "yes|no"))
+    var requestImage: String = "yes"
+
     @Option(help: "Seed of a preset's synthetic weights.")
     var seed: UInt64 = 0
 
@@ -83,6 +103,21 @@ struct Profile: ParsableCommand {
         if let n = minRepeats, n < 1 { throw ValidationError("--min-repeats must be at least 1, got \(n)") }
         if let n = maxRepeats, n < (minRepeats ?? 1) { throw ValidationError("--max-repeats must be at least --min-repeats") }
         if let s = pointCap, !(s > 0) { throw ValidationError("--point-cap must be positive, got \(s)") }
+        if let n = requests, n < 0 { throw ValidationError("--requests must be 0 or more, got \(n)") }
+        _ = try requestRanges()
+        guard ["yes", "no"].contains(requestImage) else { throw ValidationError("--request-image must be yes or no, got '\(requestImage)'") }
+    }
+
+    /// `--request-prompts` and `--request-new-tokens` as ranges.
+    func requestRanges() throws -> (prompts: ClosedRange<Int>, newTokens: ClosedRange<Int>) {
+        func range(_ text: String, _ option: String, minimum: Int) throws -> ClosedRange<Int> {
+            let v = try parseIntList(text, option: option)
+            guard v.count == 2, v[0] >= minimum, v[0] <= v[1] else {
+                throw ValidationError("\(option) needs two numbers min,max with \(minimum) ≤ min ≤ max, got '\(text)'")
+            }
+            return v[0]...v[1]
+        }
+        return (try range(requestPrompts, "--request-prompts", minimum: 1), try range(requestNewTokens, "--request-new-tokens", minimum: 1))
     }
 
     /// The settings this invocation profiles with (`--quick` lowers the repeat defaults).
@@ -148,15 +183,17 @@ struct Profile: ParsableCommand {
             throw error
         }
         bar.finish()
+        let timedRequests = try profileRequests(spec: spec, label: label, settings: settings, runID: runID,
+                                                database: database, device: device.id)
         try database.finishRun(runID, status: .complete)
         let report = ProfileReport(runID: runID, device: device.id, model: label, database: db, status: RunStatus.complete.rawValue,
-                                   measured: measured, resumed: skipping.count,
+                                   measured: measured, resumed: skipping.count, requests: timedRequests,
                                    seconds: Date().timeIntervalSince(started), settings: settings)
         if output.json {
             print(try jsonString(report))
         } else {
             print("""
-                profiled \(label) on \(device.id): \(measured) points measured\(skipping.isEmpty ? "" : ", \(skipping.count) already stored") in \(String(format: "%.1f", report.seconds)) s
+                profiled \(label) on \(device.id): \(measured) points measured\(skipping.isEmpty ? "" : ", \(skipping.count) already stored"), \(timedRequests) whole requests timed, in \(String(format: "%.1f", report.seconds)) s
                 run \(runID) in \(db) (complete)
                 export: adallava export --db \(db) --device \(device.id) --out profiles/\(device.id)/
                 """)
@@ -164,14 +201,63 @@ struct Profile: ParsableCommand {
     }
 }
 
+extension Profile {
+    /// Times `--requests` whole requests per thread count and contention level into the run
+    /// (those already stored for a resumed run are kept, not repeated). Returns how many ran.
+    func profileRequests(spec: ModelSpec, label: String, settings: ProfileSettings, runID: Int64,
+                         database: ProfileDatabase, device: String) throws -> Int {
+        let count = requests ?? (quick ? 6 : 30)
+        guard count > 0 else { return 0 }
+        let ranges = try requestRanges()
+        let hasImage = requestImage == "yes"
+        do {
+            try spec.checkFits(contextTokens: ranges.prompts.upperBound + ranges.newTokens.upperBound
+                               + (hasImage ? spec.config.imageFeatureTokens : 0) + 2)
+        } catch {
+            progress("whole requests skipped: \(error)")
+            return 0
+        }
+        let stored = try database.requestSamples(device: device, model: label, run: runID).map(\.sample)
+        progress("building \(label) for \(count) whole requests per thread count and level")
+        let model = try spec.load()
+        let cases = RequestCase.random(layout: model.layout, count: count, seed: settings.seed &+ 17, prompt: ranges.prompts,
+                                       newTokens: ranges.newTokens, hasImage: hasImage)
+        var timed = 0
+        for threads in settings.threads {
+            for level in try ContentionLevel.parseList(settings.contention.joined(separator: ",")) {
+                if stored.contains(where: { $0.threads == threads && $0.contention == level }) { continue }
+                if ProfileSignals.received != 0 { throw CLIError(message: "interrupted before the whole requests finished") }
+                BLAS.setThreads(threads)
+                let load = level.isIdle ? nil : try BackgroundLoadHandle.start(level)
+                defer { _ = load?.stop() }
+                _ = load?.achieved()
+                let rows = try RequestProfiler.measure(
+                    model: model, name: label, cases: cases, threads: threads, contention: level,
+                    achieved: { load?.achieved() ?? .idle }, seed: settings.seed, stop: { ProfileSignals.received != 0 },
+                    progress: { i, s in
+                        if i % 10 == 0 || i == count {
+                            progress("requests \(threads) thread(s) contention \(level): \(i)/\(count), last \(String(format: "%.1f", s.measuredMs)) ms")
+                        }
+                    })
+                try database.insertRequestSamples(rows, run: runID, device: device)
+                timed += rows.count
+            }
+        }
+        return timed
+    }
+}
+
 /// What `profile --json` prints.
 struct ProfileReport: Encodable {
     var runID: Int64, device: String, model: String, database: String, status: String
-    var measured: Int, resumed: Int, seconds: Double
+    var measured: Int, resumed: Int
+    /// Whole requests timed end to end in this invocation.
+    var requests: Int
+    var seconds: Double
     var settings: ProfileSettings
 
     enum CodingKeys: String, CodingKey {
-        case runID = "run_id", device, model, database, status, measured, resumed, seconds, settings
+        case runID = "run_id", device, model, database, status, measured, resumed, requests = "requests_timed", seconds, settings
     }
 }
 

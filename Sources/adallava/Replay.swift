@@ -83,7 +83,7 @@ struct Replay: ParsableCommand {
     @Flag(help: "Virtual time with the cost model instead of the real engine.")
     var simulate = false
 
-    @Flag(help: "Simulated: multiply each engine time by seeded residual noise.")
+    @Flag(help: "Simulated: multiply each engine time by seeded noise: a draw from the whole requests the profile timed (their measured ÷ predicted), else normal with the fit's margin.")
     var noise = false
 
     @Option(help: ArgumentHelp("Results CSV, written as requests complete.", valueName: "file"))
@@ -155,7 +155,9 @@ struct Replay: ParsableCommand {
             defer { results.close() }
             // Time the simulation alone, then write: the store's fsyncs are not the simulator's speed.
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let rows = try VirtualReplay(planner: planner, contention: contention, noise: noise, seed: seed).run(requestTrace.requests)
+            var virtual = VirtualReplay(planner: planner, contention: contention, noise: noise, seed: seed)
+            virtual.residuals = (predictor as? CostModel)?.requestCalibration
+            let rows = try virtual.run(requestTrace.requests)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             progress(String(format: "simulated %d requests in %.3f s (%.0f requests/s)", rows.count, seconds, Double(rows.count) / seconds))
             try appendAll(rows, to: results)

@@ -3,6 +3,7 @@ import Foundation
 import LLaVAModel
 import Profiling
 import ProfileStore
+import TensorKernels
 import Testing
 
 /// `fit`, `predict` and `bench predict` on a small real profile of `tiny` made here.
@@ -20,6 +21,12 @@ struct CostModelCLITests {
         let rows = OpSampler(model: model, name: "tiny")
             .quickProfile(prompts: [8, 32, 64, 128], contexts: [16, 64, 128, 256], threads: 1, repeats: 3)
         try! db.insertSamples(rows, run: run, device: device.id)
+        // Eight whole requests timed as `profile --requests` does: what `fit` calibrates against.
+        BLAS.setThreads(1)
+        let cases = RequestCase.random(layout: model.layout, count: 8, seed: 2, prompt: 8...64, newTokens: 2...4)
+        let requests = try! RequestProfiler.measure(model: model, name: "tiny", cases: cases, threads: 1, contention: .idle,
+                                                    achieved: { .idle })
+        try! db.insertRequestSamples(requests, run: run, device: device.id)
         try! db.finishRun(run, status: .complete)
         // Stored once here so predict's tests need not run `fit` first (fitJSON runs it too).
         let (cm, report) = try! CostModel.fit(samples: rows, model: "tiny", config: model.config, trainingRuns: [run],
@@ -51,6 +58,14 @@ struct CostModelCLITests {
         let table = try CLI.run(["fit", "--db", db, "--model", "tiny", "--no-save"])
         #expect(table.status == 0, "\(table.stderr)")
         #expect(table.stdout.contains("| llm.attn") && table.stdout.contains("overall") && table.stdout.contains("held-out within ±10%"))
+        // The whole requests calibrate the sum of the ops: a real ratio, stored with the model.
+        let calibration = try #require(fit["request_calibration"] as? [String: Any])
+        let idleRequests = try #require(calibration["idle"] as? [String: Any])
+        #expect(idleRequests["count"] as? Int == 8)
+        let scale = try #require(idleRequests["scale"] as? Double)
+        #expect(scale > 0.3 && scale < 5, "requests took \(scale)× the sum of their ops")
+        #expect(calibration["contended"] == nil || calibration["contended"] is NSNull)
+        #expect(table.stdout.contains("end-to-end calibration") && table.stdout.contains("idle: 8 requests took"))
     }
 
     @Test("predict prints the breakdown; JSON totals match it; budgets and plans both work")

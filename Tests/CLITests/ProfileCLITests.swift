@@ -62,6 +62,12 @@ extension ProfileCLITests {
         #expect((json["samples"] as? [Any])?.count == rows.count)
         let summary = try String(contentsOfFile: "\(dir)/export/summary.md", encoding: .utf8)
         #expect(summary.contains(device) && summary.contains("| tiny | llm.attn | decode |"))
+        // --quick also times 6 whole requests end to end (idle, 1 thread), exported with provenance.
+        #expect(report["requests_timed"] as? Int == 6)
+        let requests = try String(contentsOfFile: "\(dir)/export/requests.csv", encoding: .utf8)
+            .split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(requests.count == 7 && requests[0].hasPrefix("run_id,device_id,model,plan,"))
+        #expect(requests.dropFirst().allSatisfy { $0.contains(",tiny,") })
     }
 
     @Test("a profile killed mid-way keeps its completed rows; --resume finishes it without duplicates",

@@ -71,6 +71,34 @@ struct ProfileStoreTests {
         #expect(try db.latestFittedModel(device: device.id, model: "llava-1.5-7b") == nil)
     }
 
+    @Test("whole-request samples round-trip, filter by model and run, and export as requests.csv with provenance")
+    func requestSamples() throws {
+        let path = try tempDatabasePath()
+        let device = testDevice()
+        let db = try ProfileDatabase(path: path)
+        try db.upsertDevice(device)
+        let run = try db.beginRun(device: device.id, model: "tiny", config: "{}", provenance: testProvenance())
+        let rows = [
+            RequestSample(model: "tiny", plan: "L:1011", promptTokens: 20, hasImage: true, imageTokens: 16, latencyToken: false,
+                          newTokens: 4, threads: 2, contention: .idle, achievedContention: .idle, measuredMs: 12.5, ttftMs: 9),
+            RequestSample(model: "tiny", plan: "full", promptTokens: 7, hasImage: false, imageTokens: nil, latencyToken: true,
+                          newTokens: 2, threads: 1, contention: ContentionLevel(cpuBusyCores: 1, memBandwidthGBps: 0),
+                          achievedContention: ContentionLevel(cpuBusyCores: 0.93, memBandwidthGBps: 0), measuredMs: 30, ttftMs: 20),
+        ]
+        try db.insertRequestSamples(rows, run: run, device: device.id)
+        #expect(try db.requestSamples(device: device.id).map(\.sample) == rows)
+        #expect(try db.requestSamples(device: device.id, model: "other").isEmpty)
+        #expect(try db.requestSamples(device: device.id, run: run + 1).isEmpty)
+        #expect(try db.requestSamples(device: device.id, model: "tiny", run: run).allSatisfy { $0.runID == run })
+        let dir = (path as NSString).deletingLastPathComponent + "/export"
+        try ProfileExport.write(database: db, device: device.id, to: dir)
+        let csv = try String(contentsOfFile: dir + "/requests.csv", encoding: .utf8)
+        let lines = csv.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(lines.first.map(String.init) == ProfileExport.requestColumns.joined(separator: ","))
+        #expect(lines.count == 3)
+        #expect(lines[1].hasPrefix("\(run),\(device.id),tiny,L:1011,20,1,16,0,4,2,") && lines[1].contains("abc123"))
+    }
+
     @Test("an unknown device id is an error that lists the known ids")
     func unknownDevice() throws {
         let db = try ProfileDatabase(path: try tempDatabasePath())

@@ -1,0 +1,83 @@
+import AdaptiveInference
+import Contention
+import LLaVAModel
+import Profiling
+
+/// The cost model's end-to-end correction, fitted on whole requests the profiler timed
+/// (`RequestSample`): the sum of per-op predictions times `scale` is the request's predicted
+/// latency, and `ratios` is how the measured requests scattered around that.
+///
+/// Why: ops timed one at a time leave out what a real request adds between them and the
+/// machine's request-to-request spread. On this 2-core VM llava-mini requests took ≈ 1.2× the
+/// sum of their ops (the same in a standalone process, in `bench predict` and in a live replay),
+/// and repeated identical requests spread by ±10–25%. A per-op residual margin sees neither.
+public struct RequestCalibration: Codable, Sendable, Equatable {
+    /// One state (idle, or under the profiled background loads).
+    public struct State: Codable, Sendable, Equatable {
+        /// Requests it was fitted on.
+        public var count: Int
+        /// Median of measured ÷ (sum of op predictions): the multiplicative correction.
+        public var scale: Double
+        /// Every request's measured ÷ (calibrated prediction), sorted: the residual spread a
+        /// simulation draws from.
+        public var ratios: [Double]
+        /// P95 of `ratios` − 1, never negative: the planner's safety margin.
+        public var margin: Double
+
+        enum CodingKeys: String, CodingKey { case count, scale, ratios, margin }
+
+        init?(ratiosToSum raw: [Double]) {
+            let sorted = raw.filter { $0.isFinite && $0 > 0 }.sorted()
+            guard !sorted.isEmpty else { return nil }
+            let median = quantile(sorted: sorted, 0.5)
+            let residuals = sorted.map { $0 / median }
+            count = sorted.count
+            scale = median
+            ratios = residuals
+            margin = max(0, quantile(sorted: residuals, 0.95) - 1)
+        }
+    }
+
+    public var idle: State?
+    public var contended: State?
+
+    enum CodingKeys: String, CodingKey { case idle, contended }
+
+    /// The state for a request at `level` (contended falls back to idle when the profile timed
+    /// no request under load).
+    public func state(at level: ContentionLevel) -> State? {
+        level.isIdle ? idle : (contended ?? idle)
+    }
+
+    /// One request's check against the uncalibrated model.
+    public struct Row: Codable, Sendable, Equatable {
+        public var plan: String
+        public var contended: Bool
+        public var measuredMs: Double
+        /// Sum of the op predictions (before calibration).
+        public var summedMs: Double
+        enum CodingKeys: String, CodingKey { case plan, contended, measuredMs = "measured_ms", summedMs = "summed_ms" }
+    }
+
+    /// Fits the calibration of `model` (which must carry none yet) on `samples` of its model.
+    /// Requests whose plan does not parse or whose shape the model cannot predict are skipped.
+    public static func fit(model: CostModel, config: LlavaConfig, samples: [RequestSample]) throws -> (RequestCalibration, [Row]) {
+        var uncalibrated = model
+        uncalibrated.requestCalibration = nil
+        let layout = try config.knobLayout()
+        var rows: [Row] = []
+        for s in samples where s.model == model.model {
+            guard let plan: ExecutionPlan? = s.plan == "full" ? .some(nil) : (try? ExecutionPlan(parsing: s.plan)).map({ $0 }) else { continue }
+            var q = PlanQuery(config: config, plan: plan, layout: layout, promptTokens: s.promptTokens, hasImage: s.hasImage,
+                              newTokens: s.newTokens, threads: s.threads, contention: s.achievedContention)
+            q.imageTokens = s.imageTokens
+            q.latencyToken = s.latencyToken
+            guard let p = try? uncalibrated.predict(q), p.totalMs > 0 else { continue }
+            rows.append(Row(plan: s.plan, contended: !s.contention.isIdle, measuredMs: s.measuredMs, summedMs: p.totalMs))
+        }
+        let calibration = RequestCalibration(
+            idle: State(ratiosToSum: rows.filter { !$0.contended }.map { $0.measuredMs / $0.summedMs }),
+            contended: State(ratiosToSum: rows.filter(\.contended).map { $0.measuredMs / $0.summedMs }))
+        return (calibration, rows)
+    }
+}
