@@ -218,7 +218,7 @@ struct Replay: ParsableCommand {
             return try CostModel.decode(json: text)
         }
         guard FileManager.default.fileExists(atPath: store.db) else {
-            throw CLIError(message: "\(store.db): no profile database; run `adallava profile` and `adallava fit`, or give --cost-model FILE.json (or --measure-predictor for a live replay)")
+            throw CLIError(message: "\(store.db): no profile database; run `adallava profile` and `adallava fit`, or give --cost-model FILE.json, or --quick-profile LEVELS to time the model's ops now")
         }
         let db = try ProfileDatabase(path: store.db, readOnly: true)
         let device = try store.resolveDevice(db)
