@@ -151,9 +151,12 @@ extension CostModel: PlanLatencyPredicting {
         // Whole requests timed at profile time correct the sum and give the margin (see
         // `RequestCalibration`); without them, the ops' own held-out margins.
         let calibration = requestCalibration?.state(at: q.contention)
-        let scale = calibration?.scale ?? 1
-        let breakdown = order.map { OpPrediction(op: $0.op, phase: $0.phase, count: byKey[$0]!.count, ms: byKey[$0]!.ms * scale) }
-        return LatencyPrediction(totalMs: total * scale, prefillMs: first * scale, breakdown: breakdown,
+        let ps = calibration?.prefillScale ?? 1, ds = calibration?.decodeScale ?? 1
+        // Ops before the first token take the prefill scale; decode steps the decode scale.
+        let breakdown = order.map { k in
+            OpPrediction(op: k.op, phase: k.phase, count: byKey[k]!.count, ms: byKey[k]!.ms * (k.phase == .decode ? ds : ps))
+        }
+        return LatencyPrediction(totalMs: first * ps + (total - first) * ds, prefillMs: first * ps, breakdown: breakdown,
                                  relativeMargin: calibration?.margin ?? (total > 0 ? weightedMargin / total : 0))
     }
 }

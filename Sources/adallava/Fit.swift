@@ -118,7 +118,8 @@ struct Fit: ParsableCommand {
             func line(_ name: String, _ s: RequestCalibration.State?) -> String {
                 guard let s else { return "\(name): no whole requests timed" }
                 let lo = s.ratios.first!, hi = s.ratios.last!
-                return "\(name): \(s.count) requests took \(String(format: "%.3f", s.scale))× the sum of their ops (median); around that, "
+                return "\(name): \(s.count) requests took \(String(format: "%.3f", s.prefillScale))× the sum of their ops to the first token and "
+                    + "\(String(format: "%.3f", s.decodeScale))× after it (medians); around that, "
                     + "\(String(format: "%.2f–%.2f", lo, hi)) (min–max), margin \(pct(s.margin)) (P95 − 1)"
             }
             print("end-to-end calibration (whole requests the profile timed; predictions are scaled by it and take its margin):")

@@ -110,8 +110,8 @@ struct Predict: ParsableCommand {
         }
         print(markdownTable(header: ["op", "phase", "count", "ms", "share"], rows: rows))
         if let c = cm.model.requestCalibration?.state(at: level) {
-            print(String(format: "calibrated end to end: the sum of the ops × %.3f, as %d whole requests measured %@ (margin from their spread)",
-                         c.scale, c.count, level.isIdle ? "at idle" : "under load"))
+            print(String(format: "calibrated end to end: the ops' sum × %.3f to the first token, × %.3f after it, as %d whole requests measured %@ (margin from their spread)",
+                         c.prefillScale, c.decodeScale, c.count, level.isIdle ? "at idle" : "under load"))
         }
         print(String(format: "time to first token %.1f ms, end to end %.1f ms; margin %.1f%% → plan for %.1f ms",
                      p.prefillMs, p.totalMs, 100 * p.relativeMargin, p.totalMs * (1 + p.relativeMargin)))

@@ -62,7 +62,7 @@ struct CostModelCLITests {
         let calibration = try #require(fit["request_calibration"] as? [String: Any])
         let idleRequests = try #require(calibration["idle"] as? [String: Any])
         #expect(idleRequests["count"] as? Int == 8)
-        let scale = try #require(idleRequests["scale"] as? Double)
+        let scale = try #require(idleRequests["prefill_scale"] as? Double)
         #expect(scale > 0.3 && scale < 5, "requests took \(scale)× the sum of their ops")
         #expect(calibration["contended"] == nil || calibration["contended"] is NSNull)
         #expect(table.stdout.contains("end-to-end calibration") && table.stdout.contains("idle: 8 requests took"))

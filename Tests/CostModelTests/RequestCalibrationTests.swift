@@ -18,14 +18,15 @@ struct RequestCalibrationTests {
             let plan = c.plan ?? .enabling(Array(0..<(layout.knobCount(c.mode) / 2)), layout: layout, mode: c.mode)
             let q = PlanQuery(config: config, plan: plan, layout: layout, promptTokens: c.promptTokens, newTokens: c.newTokens,
                               threads: 2, contention: contention)
-            let sum = try model.predict(q).totalMs
+            let p = try model.predict(q)
             return RequestSample(model: model.model, plan: plan.description, promptTokens: c.promptTokens, hasImage: true,
                                  imageTokens: nil, latencyToken: false, newTokens: c.newTokens, threads: 2,
-                                 contention: contention, achievedContention: contention, measuredMs: sum * factor(i), ttftMs: 0)
+                                 contention: contention, achievedContention: contention,
+                                 measuredMs: p.totalMs * factor(i), ttftMs: p.prefillMs * factor(i))
         }
     }
 
-    @Test("the median ratio becomes the scale, the spread around it the margin; predictions scale by it")
+    @Test("median ratios become the prefill and decode scales, the spread around them the margin; predictions scale by them")
     func scaleAndMargin() throws {
         let model = CostModelPredictTests.fitted
         // 1.25× with a spread of ±10% in steps (i = 0…19 → 0.90…1.09 around it).
@@ -34,16 +35,16 @@ struct RequestCalibrationTests {
         let (c, rows) = try RequestCalibration.fit(model: model, config: config, samples: idle + loaded)
         #expect(rows.count == 40)
         let i = try #require(c.idle), b = try #require(c.contended)
-        #expect(i.count == 20 && abs(i.scale - 1.25 * 0.995) < 0.01)
+        #expect(i.count == 20 && abs(i.prefillScale - 1.25 * 0.995) < 0.01 && abs(i.decodeScale - 1.25 * 0.995) < 0.01)
         #expect(i.ratios == i.ratios.sorted() && i.margin > 0.05 && i.margin < 0.12)
-        #expect(abs(b.scale - 1.6) < 1e-9 && b.margin < 1e-9)
+        #expect(abs(b.prefillScale - 1.6) < 1e-9 && abs(b.decodeScale - 1.6) < 1e-9 && b.margin < 1e-9)
 
         var calibrated = model
         calibrated.requestCalibration = c
         let q = PlanQuery(config: config, plan: nil, layout: layout, promptTokens: 100, newTokens: 4, threads: 2)
         let before = try model.predict(q), after = try calibrated.predict(q)
-        #expect(abs(after.totalMs / before.totalMs - i.scale) < 1e-9)
-        #expect(abs(after.prefillMs / before.prefillMs - i.scale) < 1e-9)
+        #expect(abs(after.totalMs / before.totalMs - i.prefillScale) < 0.01)
+        #expect(abs(after.prefillMs / before.prefillMs - i.prefillScale) < 1e-9)
         #expect(abs(after.breakdown.map(\.ms).reduce(0, +) - after.totalMs) < 1e-6 * after.totalMs)
         #expect(after.relativeMargin == i.margin)
         var loadedQ = q
@@ -64,7 +65,8 @@ struct RequestCalibrationTests {
         other.model = "llava-mini"
         let (again, rows) = try RequestCalibration.fit(model: model, config: config, samples: idle + [junk, other])
         #expect(rows.count == idle.count)
-        #expect(abs(try #require(again.idle).scale - 2) < 1e-9)
+        let state = try #require(again.idle)
+        #expect(abs(state.prefillScale - 2) < 1e-9 && abs(state.decodeScale - 2) < 1e-9)
         #expect(again.contended == nil && again.state(at: busy) == again.idle)
     }
 }
