@@ -23,7 +23,8 @@ public struct ContentionReading: Codable, Sendable, Hashable {
 /// **CPU.** Busy cores of *other* processes = (Δ machine busy time from `/proc/stat`
 /// − Δ this process's CPU time from `/proc/self/stat`) / Δ wall time, over the window since an
 /// earlier reading at least `minWindow` old (both counters tick at 100 Hz, so shorter windows
-/// would be mostly rounding). The stress child is another process, so its load counts.
+/// would be mostly rounding) — or, with `startSampling`, over about the last 0.2 s. The stress
+/// child is another process, so its load counts.
 ///
 /// **Bandwidth.** A probe reads `probeBytes` (2 MB, ~0.2 ms) once, from a window of a 64 MB
 /// buffer that rotates every call, so the bytes are not in the 32 MB L3 when read. Its rate
@@ -51,6 +52,9 @@ public final class ContentionSensor: @unchecked Sendable {
     private var window = 0
     private var history: [(wall: Double, machineBusy: Double, selfCPU: Double)] = []
     private let lock = NSLock()
+    /// The CPU window of `sense()`: the newest reading at least this old is its start.
+    private var cpuWindow = ContentionSensor.minWindow
+    private var samplingStopped = false
 
     /// Calibrates the bandwidth model (~0.2 s: 40 probes and two all-cores streams over 512 MB) unless
     /// both figures are given, and takes the first CPU reading.
@@ -78,18 +82,49 @@ public final class ContentionSensor: @unchecked Sendable {
 
     deinit { buffer.deallocate() }
 
+    /// Samples `/proc/stat` every `interval` seconds on a background thread (≈ 20 µs a
+    /// sample), so `sense()` measures the last `window` seconds instead of everything since the
+    /// previous call. Why: a replay senses once per request, about a second apart; a burst that
+    /// began 0.2 s before a request was averaged with the 0.8 s of idle before it and read as
+    /// under the noise floor — 5 of the 15 misses of a 1000-request llava-mini replay started
+    /// inside a burst the sensor reported as idle. `window` ≥ 0.2 s keeps /proc/stat's 10 ms
+    /// ticks to about ±0.1 cores on 2 CPUs. Stop with `stopSampling()`.
+    public func startSampling(every interval: Double = 0.05, window: Double = 0.2) {
+        lock.lock()
+        cpuWindow = max(window, interval)
+        samplingStopped = false
+        lock.unlock()
+        let t = Thread { [self] in
+            while true {
+                lock.lock()
+                if samplingStopped { lock.unlock(); return }
+                history.append(Self.cpuSample())
+                if history.count > 256 { history.removeFirst(history.count - 256) }
+                lock.unlock()
+                Thread.sleep(forTimeInterval: interval)
+            }
+        }
+        t.stackSize = 256 << 10
+        t.start()
+    }
+
+    /// Ends `startSampling` (the thread exits within one interval).
+    public func stopSampling() {
+        lock.lock(); samplingStopped = true; lock.unlock()
+    }
+
     /// One reading: background busy cores and GB/s now, and what it cost to find out.
     public func sense() -> ContentionReading {
         let start = SystemCalls.now()
         lock.lock(); defer { lock.unlock() }
         let now = Self.cpuSample()
-        let base = history.last(where: { now.wall - $0.wall >= Self.minWindow }) ?? history.first ?? now
+        let base = history.last(where: { now.wall - $0.wall >= cpuWindow }) ?? history.first ?? now
         history.append(now)
         // Keep the readings the next window could start from, and one older.
-        if let keep = history.lastIndex(where: { now.wall - $0.wall >= Self.minWindow }), keep > 0 {
+        if let keep = history.lastIndex(where: { now.wall - $0.wall >= cpuWindow }), keep > 0 {
             history.removeFirst(keep)
         }
-        if history.count > 64 { history.removeFirst(history.count - 64) }
+        if history.count > 256 { history.removeFirst(history.count - 256) }
         let dt = now.wall - base.wall
         let cores = dt > 0 ? max(0, (now.machineBusy - base.machineBusy - (now.selfCPU - base.selfCPU)) / dt) : 0
 

@@ -171,6 +171,8 @@ struct Replay: ParsableCommand {
         let sensor = ContentionSensor()
         let results = try ResultsStore(csvPath: out, sqlitePath: sqlite, comments: comments)
         defer { results.close() }
+        sensor.startSampling()
+        defer { sensor.stopSampling() }
         let replay = LiveReplay(model: loaded, planner: planner, sensor: sensor, seed: seed)
         if oracleContention { replay.traceLevel = { contention.level(at: $0) } }
         if policy == .contentionAware && margin == .measured { replay.feedback = LatencyFeedback() }

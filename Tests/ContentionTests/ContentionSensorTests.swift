@@ -56,6 +56,23 @@ struct ContentionSensorTests {
         #expect((0...Double(ContentionSensor.cpuCount) + 0.01).contains(idle.level.cpuBusyCores), "\(idle.level), idle share \(idleShare)")
     }
 
+    @Test("with sampling, a load that began just before a reading is seen after a long quiet gap")
+    func samplingSeesRecentOnset() throws {
+        let sensor = ContentionSensor(idleProbeGBps: 10, peakGBps: 10)   // bandwidth not under test
+        sensor.startSampling(every: 0.05, window: 0.2)
+        defer { sensor.stopSampling() }
+        _ = sensor.sense()
+        Thread.sleep(forTimeInterval: 1.5)   // without sampling, the next window would span this
+        let load = try BackgroundLoad.start(level: ContentionLevel(cpuBusyCores: 1, memBandwidthGBps: 0), executable: adallavaBinary)
+        _ = load.achieved()
+        Thread.sleep(forTimeInterval: 0.5)
+        let reading = sensor.sense()
+        let achieved = load.achieved()
+        load.stop()
+        print("sampled sensor after a 1.5 s gap: \(reading.level) with the load achieving \(achieved.cpuBusyCores) cores")
+        #expect(reading.level.cpuBusyCores >= achieved.cpuBusyCores - 0.35, "sensed \(reading.level), load achieved \(achieved)")
+    }
+
     @Test("a reading costs well under a few milliseconds (median over 200 calls)")
     func overhead() {
         let sensor = ContentionSensor()
