@@ -90,7 +90,7 @@ extension WeightMatrix {
         case .bf16(let bits):
             bits.withUnsafeBufferPointer { w in
                 let ws = UncheckedSendable(w.baseAddress! + rows.lowerBound * cols + columns.lowerBound)
-                balancedChunks(rows.count, minimumPerChunk: perWorker) { part in
+                balancedChunks(rows.count, minimumPerChunk: perWorker, alignment: 8) { part in
                     wk_bf16_gemv(ws.value + part.lowerBound * cols, cols, xs.value, ys.value + part.lowerBound,
                                  part.count, n, beta)
                 }
@@ -101,7 +101,7 @@ extension WeightMatrix {
             quants.withUnsafeBufferPointer { q in
                 scales.withUnsafeBufferPointer { s in
                     let qs = UncheckedSendable(q.baseAddress!), ss = UncheckedSendable(s.baseAddress!)
-                    balancedChunks(rows.count, minimumPerChunk: perWorker) { part in
+                    balancedChunks(rows.count, minimumPerChunk: perWorker, alignment: 6) { part in
                         let first = rows.lowerBound + part.lowerBound
                         if aligned {
                             wk_q8_0_gemv(qs.value + first * stride + columns.lowerBound,
@@ -153,8 +153,10 @@ extension WeightMatrix {
 /// Like `parallelChunks`, but cuts `0..<count` into four chunks per worker that the workers
 /// take as they free up: on a shared machine a descheduled worker then delays a quarter of
 /// its share, not all of it (a decode GEMV is over in milliseconds, so one late half doubles it).
+/// Interior chunk boundaries fall on multiples of `alignment`, the rows a kernel handles per
+/// pass, so only the last chunk has leftover rows.
 @inline(__always)
-func balancedChunks(_ count: Int, minimumPerChunk: Int, _ body: (Range<Int>) -> Void) {
+func balancedChunks(_ count: Int, minimumPerChunk: Int, alignment: Int = 1, _ body: (Range<Int>) -> Void) {
     let threads = BLAS.threads
     let chunks = min(threads * 4, count / max(1, minimumPerChunk))
     guard threads > 1, chunks > 1 else {
@@ -164,7 +166,8 @@ func balancedChunks(_ count: Int, minimumPerChunk: Int, _ body: (Range<Int>) -> 
     withoutActuallyEscaping(body) { body in
         let box = UncheckedSendable(body)
         DispatchQueue.concurrentPerform(iterations: chunks) { i in
-            box.value((count * i / chunks)..<(count * (i + 1) / chunks))
+            func edge(_ k: Int) -> Int { k == chunks ? count : count * k / chunks / alignment * alignment }
+            box.value(edge(i)..<edge(i + 1))
         }
     }
 }

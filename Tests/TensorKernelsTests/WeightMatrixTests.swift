@@ -1,8 +1,11 @@
 import Testing
 @testable import TensorKernels
 
-/// Shapes whose widths are odd, below one SIMD step, and not whole Q8_0 blocks.
-let weightShapes: [(tokens: Int, inF: Int, outF: Int)] = [(1, 1, 1), (1, 17, 5), (1, 300, 77), (1, 96, 3), (3, 7, 33), (13, 64, 19), (37, 129, 70)]
+/// Shapes whose widths are odd, below one SIMD step, and not whole Q8_0 blocks; output widths
+/// around the GEMVs' rows per pass (8 for bf16, 6 for Q8_0) and input widths around their
+/// column steps (16 and 32), so the leftover-row and leftover-column paths run.
+let weightShapes: [(tokens: Int, inF: Int, outF: Int)] = [(1, 1, 1), (1, 17, 5), (1, 300, 77), (1, 96, 3), (3, 7, 33), (13, 64, 19), (37, 129, 70),
+                                                          (1, 16, 8), (1, 15, 7), (1, 33, 6), (1, 47, 13), (1, 4111, 29), (1, 5000, 17), (2, 4111, 9)]
 
 @Suite("bf16 and Q8_0 weights agree with their scalar references")
 struct WeightMatrixTests {
