@@ -81,7 +81,10 @@ public func attention(
             if workers <= 1 || tokens * context * headDim < 1 << 16 {
                 let s = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratch))
                 defer { s.deallocate() }
-                for h in 0..<heads { head(h, scores: s) }
+                // Single-threaded too: a decode step's GEMVs at a short context are big enough
+                // for OpenBLAS to wake its workers, which then spin (sched_yield) for ~0.1 s
+                // beside the next weight GEMVs' own threads on the same cores.
+                BLAS.singleThreaded { for h in 0..<heads { head(h, scores: s) } }
             } else {
                 BLAS.singleThreaded { withoutActuallyEscaping(head) { head in
                     let run = UncheckedSendable(head)
