@@ -1,3 +1,4 @@
+import Foundation
 import LLaVAModel
 import TensorKernels
 
@@ -88,6 +89,11 @@ public struct BlockBenchmark {
         }
         let x = input(rows: 1, width: t.hiddenSize)
         let rope = RotaryEmbedding(headDim: t.headDim, theta: t.ropeTheta)
+        // After a multithreaded OpenBLAS call (the prefill or yardstick just measured) its
+        // worker threads spin on sched_yield for 2^28 cycles (≈ 0.1 s) before sleeping. A
+        // steady decode step of bf16/q8_0 weights makes no such call, so let them settle
+        // rather than time the first steps against them (fp32 decode wakes them itself).
+        Thread.sleep(forTimeInterval: 0.3)
         let times = sample(repeats) {
             cache.truncate(to: context - 1)   // every step sees the same past
             _ = decoder(x, positions: [context - 1], cache: &cache, rope: rope)

@@ -40,6 +40,20 @@ public func attention(
                 while i0 < tokens {
                     let rows = min(block, tokens - i0)
                     let visible = causalOffset.map { min(context, $0 + i0 + rows) } ?? context
+                    if rows == 1 {
+                        // One query (decode): two GEMVs stream K and V once; sgemm with one row
+                        // would pack each head's K and V first (measured ≈ 2 ms a 7B block at
+                        // context 600, against ≈ 1 ms of reading them).
+                        let seen = causalOffset.map { min(visible, $0 + i0 + 1) } ?? visible
+                        BLAS.sgemv(m: seen, n: headDim, a: kBase.value + g * headDim, lda: kvStride,
+                                   x: qBase.value + i0 * width + h * headDim, y: s, alpha: scale)
+                        softmaxInPlace(s, count: seen)
+                        if let probe, i0 == probe.row { probe.add(s, count: seen) }
+                        BLAS.sgemvTransposed(m: seen, n: headDim, a: vBase.value + g * headDim, lda: kvStride,
+                                             x: s, y: oBase.value + i0 * width + h * headDim)
+                        i0 += 1
+                        continue
+                    }
                     BLAS.sgemm(m: rows, n: visible, k: headDim,
                                a: qBase.value + i0 * width + h * headDim, lda: width,
                                b: kBase.value + g * headDim, ldb: kvStride, transposeB: true,
@@ -62,10 +76,15 @@ public func attention(
             // across cores this way than one at a time on all of them.
             let workers = min(heads, BLAS.threads)
             let scratch = min(block, tokens) * context
-            if workers <= 1 || tokens * context < 4096 {
+            // (A decode step at context ≥ 512 of 128-wide heads is worth splitting too: 32 heads
+            // read 20 MB of KV at a 7B shape.)
+            if workers <= 1 || tokens * context * headDim < 1 << 16 {
                 let s = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratch))
                 defer { s.deallocate() }
-                for h in 0..<heads { head(h, scores: s) }
+                // Single-threaded too: a decode step's GEMVs at a short context are big enough
+                // for OpenBLAS to wake its workers, which then spin (sched_yield) for ~0.1 s
+                // beside the next weight GEMVs' own threads on the same cores.
+                BLAS.singleThreaded { for h in 0..<heads { head(h, scores: s) } }
             } else {
                 BLAS.singleThreaded { withoutActuallyEscaping(head) { head in
                     let run = UncheckedSendable(head)

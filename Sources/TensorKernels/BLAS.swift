@@ -55,8 +55,15 @@ public enum BLAS {
     /// would pack the whole weight matrix first, reading it twice).
     @inline(__always)
     public static func sgemv(m: Int, n: Int, a: UnsafePointer<Float>, lda: Int? = nil,
-                             x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, beta: Float = 0) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(n), 1, a, Int32(lda ?? n), x, 1, beta, y, 1)
+                             x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, alpha: Float = 1, beta: Float = 0) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda ?? n), x, 1, beta, y, 1)
+    }
+
+    /// `y[n] = A[m,n]ᵀ · x[m] + beta · y`, row-major with leading dimension `lda` (≥ n).
+    @inline(__always)
+    public static func sgemvTransposed(m: Int, n: Int, a: UnsafePointer<Float>, lda: Int? = nil,
+                                       x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, beta: Float = 0) {
+        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(m), Int32(n), 1, a, Int32(lda ?? n), x, 1, beta, y, 1)
     }
 
     /// `C[m,n] = alpha · A[m,k] · op(B) + beta · C`, row-major, where `op(B)` is `B[k,n]` or,

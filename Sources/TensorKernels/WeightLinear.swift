@@ -4,7 +4,8 @@ import CWeightKernels
 // Linear layers on `WeightMatrix` weights. fp32 weights take the `Tensor` paths unchanged
 // (OpenBLAS sgemv/sgemm). bf16 and Q8_0 weights:
 // - one token (decode): `CWeightKernels` GEMV that streams each stored weight once, widening
-//   in registers, rows split across `BLAS.threads` workers;
+//   in registers, rows split across `BLAS.threads` workers (Q8_0: x is quantized to Q8_0
+//   blocks first and the dot products are integer, as llama.cpp does);
 // - many tokens (prefill): a panel of weight rows is widened into reused scratch, then
 //   `cblas_sgemm` multiplies it; the panel's widening costs one pass over its weights.
 
@@ -90,32 +91,43 @@ extension WeightMatrix {
         case .bf16(let bits):
             bits.withUnsafeBufferPointer { w in
                 let ws = UncheckedSendable(w.baseAddress! + rows.lowerBound * cols + columns.lowerBound)
-                balancedChunks(rows.count, minimumPerChunk: perWorker) { part in
+                balancedChunks(rows.count, minimumPerChunk: perWorker, alignment: 8) { part in
                     wk_bf16_gemv(ws.value + part.lowerBound * cols, cols, xs.value, ys.value + part.lowerBound,
                                  part.count, n, beta)
                 }
             }
         case .q8_0(let quants, let scales):
             let stride = q8Stride
-            let aligned = columns.lowerBound % 32 == 0
-            quants.withUnsafeBufferPointer { q in
-                scales.withUnsafeBufferPointer { s in
-                    let qs = UncheckedSendable(q.baseAddress!), ss = UncheckedSendable(s.baseAddress!)
-                    balancedChunks(rows.count, minimumPerChunk: perWorker) { part in
-                        let first = rows.lowerBound + part.lowerBound
-                        if aligned {
-                            wk_q8_0_gemv(qs.value + first * stride + columns.lowerBound,
-                                         ss.value + (first * stride + columns.lowerBound) / 32, stride,
-                                         xs.value, ys.value + part.lowerBound, part.count, n, beta)
-                        } else {
-                            // A range inside a block (rare: H slicing at odd widths): widen each row.
-                            withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { row in
-                                for i in part {
-                                    widenRow(rows.lowerBound + i, columns: columns, into: row.baseAddress!)
-                                    var acc: Float = 0
-                                    for j in 0..<n { acc += row[j] * xs.value[j] }
-                                    ys.value[i] = beta == 0 ? acc : beta * ys.value[i] + acc
-                                }
+            guard columns.lowerBound % 32 == 0 else {
+                // A range inside a block (rare: H slicing at odd widths): widen each row.
+                balancedChunks(rows.count, minimumPerChunk: perWorker) { part in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { row in
+                        for i in part {
+                            widenRow(rows.lowerBound + i, columns: columns, into: row.baseAddress!)
+                            var acc: Float = 0
+                            for j in 0..<n { acc += row[j] * xs.value[j] }
+                            ys.value[i] = beta == 0 ? acc : beta * ys.value[i] + acc
+                        }
+                    }
+                }
+                return
+            }
+            // Q8_0 × Q8_0, as llama.cpp computes Q8_0 weights: x quantized once per call into
+            // blocks of 32, integer dot products per block (see `wk_q8_0_q8_gemv`).
+            let blocks = (n + 31) / 32
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: blocks * 32) { xq in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: blocks) { xScales in
+                    wk_quantize_q8_0(x, n, xq.baseAddress!, xScales.baseAddress!)
+                    let xqs = UncheckedSendable(UnsafePointer(xq.baseAddress!))
+                    let xss = UncheckedSendable(UnsafePointer(xScales.baseAddress!))
+                    quants.withUnsafeBufferPointer { q in
+                        scales.withUnsafeBufferPointer { s in
+                            let qs = UncheckedSendable(q.baseAddress!), ss = UncheckedSendable(s.baseAddress!)
+                            balancedChunks(rows.count, minimumPerChunk: perWorker, alignment: 4) { part in
+                                let first = rows.lowerBound + part.lowerBound
+                                wk_q8_0_q8_gemv(qs.value + first * stride + columns.lowerBound,
+                                                ss.value + (first * stride + columns.lowerBound) / 32, stride,
+                                                xqs.value, xss.value, ys.value + part.lowerBound, part.count, n, beta)
                             }
                         }
                     }
@@ -153,8 +165,10 @@ extension WeightMatrix {
 /// Like `parallelChunks`, but cuts `0..<count` into four chunks per worker that the workers
 /// take as they free up: on a shared machine a descheduled worker then delays a quarter of
 /// its share, not all of it (a decode GEMV is over in milliseconds, so one late half doubles it).
+/// Interior chunk boundaries fall on multiples of `alignment`, the rows a kernel handles per
+/// pass, so only the last chunk has leftover rows.
 @inline(__always)
-func balancedChunks(_ count: Int, minimumPerChunk: Int, _ body: (Range<Int>) -> Void) {
+func balancedChunks(_ count: Int, minimumPerChunk: Int, alignment: Int = 1, _ body: (Range<Int>) -> Void) {
     let threads = BLAS.threads
     let chunks = min(threads * 4, count / max(1, minimumPerChunk))
     guard threads > 1, chunks > 1 else {
@@ -164,7 +178,8 @@ func balancedChunks(_ count: Int, minimumPerChunk: Int, _ body: (Range<Int>) -> 
     withoutActuallyEscaping(body) { body in
         let box = UncheckedSendable(body)
         DispatchQueue.concurrentPerform(iterations: chunks) { i in
-            box.value((count * i / chunks)..<(count * (i + 1) / chunks))
+            func edge(_ k: Int) -> Int { k == chunks ? count : count * k / chunks / alignment * alignment }
+            box.value(edge(i)..<edge(i + 1))
         }
     }
 }

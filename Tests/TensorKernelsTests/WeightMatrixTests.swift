@@ -1,8 +1,11 @@
 import Testing
 @testable import TensorKernels
 
-/// Shapes whose widths are odd, below one SIMD step, and not whole Q8_0 blocks.
-let weightShapes: [(tokens: Int, inF: Int, outF: Int)] = [(1, 1, 1), (1, 17, 5), (1, 300, 77), (1, 96, 3), (3, 7, 33), (13, 64, 19), (37, 129, 70)]
+/// Shapes whose widths are odd, below one SIMD step, and not whole Q8_0 blocks; output widths
+/// around the GEMVs' rows per pass (8 for bf16, 4 for Q8_0) and input widths around their
+/// column steps (16 and 32), so the leftover-row and leftover-column paths run.
+let weightShapes: [(tokens: Int, inF: Int, outF: Int)] = [(1, 1, 1), (1, 17, 5), (1, 300, 77), (1, 96, 3), (3, 7, 33), (13, 64, 19), (37, 129, 70),
+                                                          (1, 16, 8), (1, 15, 7), (1, 33, 6), (1, 47, 13), (1, 4111, 29), (1, 5000, 17), (2, 4111, 9)]
 
 @Suite("bf16 and Q8_0 weights agree with their scalar references")
 struct WeightMatrixTests {
@@ -35,9 +38,9 @@ struct WeightMatrixTests {
         let x = randomTensor([shape.tokens, shape.inF], seed: 23)
         let w = WeightMatrix(randomTensor([shape.outF, shape.inF], seed: 24), as: dtype)
         let b = randomTensor([shape.outF], seed: 25)
-        let exact = w.dequantized()
-        #expect(maxAbsDiff(linear(x, weight: w), Reference.linear(x, weight: exact, bias: nil)) < 1e-4)
-        #expect(maxAbsDiff(linear(x, weight: w, bias: b), Reference.linear(x, weight: exact, bias: b)) < 1e-4)
+        let exact = w.dequantized(), xr = activations(x, dtype)
+        #expect(maxAbsDiff(linear(x, weight: w), Reference.linear(xr, weight: exact, bias: nil)) < 1e-4)
+        #expect(maxAbsDiff(linear(x, weight: w, bias: b), Reference.linear(xr, weight: exact, bias: b)) < 1e-4)
     }
 
     @Test("row- and column-restricted linears on narrow weights match the fp32 ones on the same values",
@@ -47,14 +50,32 @@ struct WeightMatrixTests {
         let rows = [3..<10, 40..<70], columns = [0..<32, 64..<96, 101..<160]   // the last one mid-block
         let xr = randomTensor([tokens, 160], seed: 27), xc = randomTensor([tokens, 32 + 32 + 59], seed: 28)
         let bias = randomTensor([70], seed: 29)
-        #expect(maxAbsDiff(linear(xr, weight: w, rows: rows, bias: bias), linear(xr, weight: exact, rows: rows, bias: bias)) < 1e-4)
-        #expect(maxAbsDiff(linear(xc, weight: w, columns: columns), linear(xc, weight: exact, columns: columns)) < 1e-4)
+        // Decode on Q8_0 quantizes x per call, i.e. per column range (the mid-block range
+        // 101..<160 takes the fp32 path).
+        let xq = tokens == 1 && dtype == .q8_0
+        let xrq = activations(xr, dtype)
+        let xcq = xq ? concatenated([activations(slice(xc, 0..<32), dtype), activations(slice(xc, 32..<64), dtype), slice(xc, 64..<123)]) : xc
+        #expect(maxAbsDiff(linear(xr, weight: w, rows: rows, bias: bias), linear(xrq, weight: exact, rows: rows, bias: bias)) < 1e-4)
+        #expect(maxAbsDiff(linear(xc, weight: w, columns: columns), linear(xcq, weight: exact, columns: columns)) < 1e-4)
         // Copies of the selected parts compute the same.
         let rowCopy = w.selectingRows(rows), columnCopy = w.selectingColumns([0..<32, 64..<96])
         #expect(rowCopy.dtype == dtype && columnCopy.dtype == dtype)
         let xs = randomTensor([tokens, 64], seed: 30)
-        #expect(maxAbsDiff(linear(xr, weight: rowCopy), linear(xr, weight: exact, rows: rows)) < 1e-4)
-        #expect(maxAbsDiff(linear(xs, weight: columnCopy), linear(xs, weight: exact, columns: [0..<32, 64..<96])) < 1e-4)
+        #expect(maxAbsDiff(linear(xr, weight: rowCopy), linear(xrq, weight: exact, rows: rows)) < 1e-4)
+        #expect(maxAbsDiff(linear(xs, weight: columnCopy), linear(activations(xs, dtype), weight: exact, columns: [0..<32, 64..<96])) < 1e-4)
+    }
+
+    @Test("Q8_0 decode is Q8_0 × Q8_0: x quantized in blocks of 32, within its rounding of fp32 x",
+          arguments: [(1, 31, 5), (1, 4111, 29), (1, 64, 9)])
+    func q8DecodeQuantizesActivations(shape: (tokens: Int, inF: Int, outF: Int)) {
+        let x = randomTensor([1, shape.inF], seed: 34), w = WeightMatrix(randomTensor([shape.outF, shape.inF], seed: 35), as: .q8_0)
+        let exact = w.dequantized()
+        let got = linear(x, weight: w)
+        #expect(maxAbsDiff(got, Reference.linear(Reference.stored(x, as: .q8_0), weight: exact, bias: nil)) < 1e-4)
+        // Not the fp32-activation result (the activations really are rounded) but near it.
+        let fp32x = Reference.linear(x, weight: exact, bias: nil)
+        #expect(maxAbsDiff(got, fp32x) > 1e-6)
+        #expect(maxAbsDiff(got, fp32x) < 0.02 * Float(shape.inF).squareRoot())
     }
 
     @Test("a prefill wider than one scratch panel matches the one-panel result")
@@ -74,4 +95,26 @@ struct WeightMatrixTests {
         #expect(WeightMatrix(t, as: .q8_0).storedBytes == 256 + 8 * 4)
         #expect(WeightDType.q8_0.bytesPerWeight == 1.125)
     }
+}
+
+/// What a linear on `dtype` weights multiplies `x` by: Q8_0 decode (one token) quantizes x in
+/// blocks of 32 first; everything else uses x as it is.
+private func activations(_ x: Tensor, _ dtype: WeightDType) -> Tensor {
+    x.rows == 1 && dtype == .q8_0 ? Reference.stored(x, as: .q8_0) : x
+}
+
+/// Columns `range` of a `[tokens, width]` tensor.
+private func slice(_ x: Tensor, _ range: Range<Int>) -> Tensor {
+    var out: [Float] = []
+    for t in 0..<x.rows { out.append(contentsOf: x.storage[(t * x.lastDim + range.lowerBound)..<(t * x.lastDim + range.upperBound)]) }
+    return Tensor(shape: [x.rows, range.count], storage: out)
+}
+
+/// `[tokens, a] ++ [tokens, b] ++ …` along the last dimension.
+private func concatenated(_ parts: [Tensor]) -> Tensor {
+    var out: [Float] = []
+    for t in 0..<parts[0].rows {
+        for p in parts { out.append(contentsOf: p.storage[(t * p.lastDim)..<((t + 1) * p.lastDim)]) }
+    }
+    return Tensor(shape: [parts[0].rows, parts.reduce(0) { $0 + $1.lastDim }], storage: out)
 }

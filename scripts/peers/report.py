@@ -61,14 +61,29 @@ PHASES = {"pp": ("prefill", "pp", "prompt"), "tg": ("decode", "tg", "gen", "gene
 RATE = re.compile(r"(tok(ens)?_?(per_?)?s(ec(ond)?)?|tps|tokens_per_second)$")
 
 
-def adallava_rates(obj, threads, pp=600, ctx=600):
-    """Tolerant reader for `adallava bench block --json`: an object or a list of objects (one per
-    thread count, or rows); finds per-block tokens/s for prefill and decode by key names."""
+def block_rows(obj):
     rows = obj if isinstance(obj, list) else obj.get("rows", [obj]) if isinstance(obj, dict) else []
-    rows = [r for r in rows if isinstance(r, dict)]
+    return [r for r in rows if isinstance(r, dict)]
+
+
+def adallava_dtypes(obj):
+    """Weight formats in a `bench block --json` run (its rows' `dtype`; f32 before it had one)."""
+    seen = []
+    for r in block_rows(obj):
+        if r.get("op") == "llm.block" and r.get("dtype", "f32") not in seen:
+            seen.append(r.get("dtype", "f32"))
+    return seen or ["f32"]
+
+
+def adallava_rates(obj, threads, pp=600, ctx=600, dtype=None, short_ctx=None):
+    """Tolerant reader for `adallava bench block --json`: an object or a list of objects (one per
+    thread count, or rows); finds per-block tokens/s for prefill and decode by key names.
+    `dtype` picks one weight format's rows; `short_ctx` also reads decode at that context."""
+    rows = block_rows(obj)
     # `bench block --json` schema: {"provenance": …, "rows": [{"op": "llm.block", "phase": "prefill" |
-    # "decode", "tokens", "context", "threads", "median_ms", …}]}.
-    typed = [r for r in rows if r.get("op") == "llm.block" and r.get("threads") == threads and r.get("median_ms")]
+    # "decode", "dtype", "tokens", "context", "threads", "median_ms", …}]}.
+    typed = [r for r in rows if r.get("op") == "llm.block" and r.get("threads") == threads and r.get("median_ms")
+             and (dtype is None or r.get("dtype", "f32") == dtype)]
     if typed:
         out = {}
         for r in typed:
@@ -80,6 +95,11 @@ def adallava_rates(obj, threads, pp=600, ctx=600):
                 out["tg"] = r["tokens"] / (r["median_ms"] / 1000.0)
                 out["tg_range"] = (r["tokens"] / (r["max_ms"] / 1000.0), r["tokens"] / (r["min_ms"] / 1000.0))
                 out["tg_gbps"] = r.get("gbps")
+                out["tg_bw_ratio"] = r.get("bandwidth_ratio")
+            if short_ctx and r.get("phase") == "decode" and r.get("context") == short_ctx and "tg_short" not in out:
+                out["tg_short"] = r["tokens"] / (r["median_ms"] / 1000.0)
+            if r.get("phase") == "prefill" and r.get("tokens") == pp and "pp_gf_ratio" not in out:
+                out["pp_gf_ratio"] = r.get("gflops_ratio")
         if out:
             return out
     cand = [r for r in rows if r.get("threads") in (threads, str(threads))] or rows
@@ -119,6 +139,8 @@ def main():
     p.add_argument("--threads", default="1,2")
     p.add_argument("--dtypes", default="f32,bf16")
     p.add_argument("--total-seconds", type=int, default=None)
+    p.add_argument("--vocab", type=int, default=32000, help="lm_head rows in the GGUFs")
+    p.add_argument("--hidden", type=int, default=4096)
     a = p.parse_args()
     R, L = a.results, a.layers
     threads = [int(t) for t in a.threads.split(",") if t]
@@ -138,6 +160,7 @@ def main():
                 "pp_model": pp and pp["avg_ts"], "pp_model_sd": pp and pp["stddev_ts"],
                 "tg_model": tg and tg["avg_ts"], "tg_model_sd": tg and tg["stddev_ts"],
                 "pp_block": pp and pp["avg_ts"] * L, "tg_block": tg and tg["avg_ts"] * L,
+                "n_params": (pp or tg).get("model_n_params"),
             })
         if data:
             r0 = data[0]
@@ -160,20 +183,24 @@ def main():
     ada_status = read_text(os.path.join(R, "adallava-status.txt")) or "adallava stage not run"
     one = os.path.join(R, "adallava.json")  # one run over all thread counts (current interface)
     one_data = load_lenient(one) if os.path.exists(one) else None
+    short_ctx = max(1, a.tg // 2)
     for t in threads:
         path = one if one_data is not None else os.path.join(R, f"adallava-t{t}.json")
         if not os.path.exists(path):
             continue
         d = one_data if one_data is not None else load_lenient(path)
-        rates = adallava_rates(d, t, a.pp, a.pp) if d is not None else {}
-        if not rates:
-            ada_status += f"; could not find prefill/decode tokens/s in {path}"
-            continue
-        ppb, tgb = rates.get("pp"), rates.get("tg")
-        rows.append({"engine": "adallava", "dtype": "f32", "threads": t, "pp_block": ppb, "tg_block": tgb,
-                     "pp_model": ppb and ppb / L, "tg_model": tgb and tgb / L,
-                     "pp_range": rates.get("pp_range"), "tg_range": rates.get("tg_range"),
-                     "pp_gflops": rates.get("pp_gflops"), "tg_gbps": rates.get("tg_gbps")})
+        for dt in (adallava_dtypes(d) if d is not None else ["f32"]):
+            rates = adallava_rates(d, t, a.pp, a.pp, dtype=dt, short_ctx=short_ctx) if d is not None else {}
+            if not rates:
+                ada_status += f"; could not find {dt} prefill/decode tokens/s at {t} thread(s) in {path}"
+                continue
+            ppb, tgb = rates.get("pp"), rates.get("tg")
+            rows.append({"engine": "adallava", "dtype": dt, "threads": t, "pp_block": ppb, "tg_block": tgb,
+                         "pp_model": ppb and ppb / L, "tg_model": tgb and tgb / L,
+                         "pp_range": rates.get("pp_range"), "tg_range": rates.get("tg_range"),
+                         "pp_gflops": rates.get("pp_gflops"), "tg_gbps": rates.get("tg_gbps"),
+                         "tg_short_block": rates.get("tg_short"), "pp_gflops_ratio": rates.get("pp_gf_ratio"),
+                         "tg_bandwidth_ratio": rates.get("tg_bw_ratio")})
 
     def llama(dt, t):
         return next((r for r in rows if r["engine"] == "llama.cpp" and r["dtype"] == dt and r["threads"] == t), None)
@@ -206,6 +233,42 @@ def main():
     md = ["| " + " | ".join(hdr) + " |", "|" + "|".join("---" for _ in hdr) + "|"]
     md += ["| " + " | ".join(row) + " |" for row in table]
 
+    # adallava ÷ llama.cpp at the same weight format and threads. llama.cpp's tg per block is
+    # model tok/s × L, but each of its tokens also streams lm_head (vocab × hidden, in the same
+    # format in these GGUFs); the adjusted figure gives lm_head its share of the token's time by
+    # weight bytes: per block = model tok/s × (L + lm_head params / block params).
+    same = []
+    for r in rows:
+        if r["engine"] != "adallava":
+            continue
+        ref = llama(r["dtype"], r["threads"])
+        if not ref:
+            continue
+        head = a.vocab * a.hidden
+        block = ((ref.get("n_params") or 0) - 2 * head - a.hidden) / L
+        adj = ref["tg_model"] * (L + head / block) if ref.get("tg_model") and block > 0 else None
+        def ratio(x, y):
+            return x / y if x and y else None
+        same.append({"dtype": r["dtype"], "threads": r["threads"],
+                     "pp": ratio(r.get("pp_block"), ref.get("pp_block")),
+                     "tg": ratio(r.get("tg_block"), ref.get("tg_block")),
+                     "tg_adjusted": ratio(r.get("tg_block"), adj),
+                     "tg_short_adjusted": ratio(r.get("tg_short_block"), adj),
+                     "llama_tg_block_adjusted": adj, "head_over_block": head / block if block > 0 else None,
+                     "pp_gflops_ratio": r.get("pp_gflops_ratio"), "tg_bandwidth_ratio": r.get("tg_bandwidth_ratio")})
+    for r in rows:
+        for x in same:
+            if r["engine"] == "adallava" and (r["dtype"], r["threads"]) == (x["dtype"], x["threads"]):
+                r["tg_vs_llama_lm_head_adjusted"] = x["tg_adjusted"]
+    cmp_hdr = ["dtype", "thr", f"pp{a.pp} adallava ÷ llama.cpp", f"tg adallava (ctx {a.pp}) ÷ llama.cpp tg{a.tg}",
+               "same, llama.cpp lm_head-adjusted", f"adallava at ctx {max(1, a.tg // 2)} ÷ llama.cpp, lm_head-adjusted",
+               "adallava prefill gflops_ratio", "adallava decode bandwidth_ratio"]
+    cmp_md = ["| " + " | ".join(cmp_hdr) + " |", "|" + "|".join("---" for _ in cmp_hdr) + "|"]
+    for x in sorted(same, key=lambda x: (x["dtype"], x["threads"])):
+        cmp_md.append("| " + " | ".join([x["dtype"], str(x["threads"]), fmt(x["pp"], 2), fmt(x["tg"], 2),
+                                         fmt(x["tg_adjusted"], 2), fmt(x["tg_short_adjusted"], 2),
+                                         fmt(x["pp_gflops_ratio"], 3), fmt(x["tg_bandwidth_ratio"], 3)]) + " |")
+
     lines = []
     lines.append(f"llama.cpp: {read_text(os.path.join(R, 'llama_version.txt')) or '?'}")
     for ln in read_text(os.path.join(R, "llama_simd.txt")).splitlines():
@@ -234,6 +297,21 @@ def main():
     lines.append("")
     lines += md
     lines.append("")
+    if cmp_md[2:]:
+        lines.append(f"adallava ÷ llama.cpp ({read_text(os.path.join(R, 'llama_version.txt')) or '?'}) at the same "
+                     "weight format and thread count, per block (>1: adallava faster):")
+        lines.append("")
+        lines += cmp_md
+        lines.append("")
+        hb = next((x["head_over_block"] for x in same if x.get("head_over_block")), None)
+        lines.append(f"How tg is compared: llama.cpp's tg{a.tg} generates {a.tg} tokens from an empty context "
+                     f"(contexts 0–{a.tg - 1}) through {L} blocks plus lm_head ({a.vocab}×{a.hidden}, same format "
+                     f"as the blocks) per token; its per-block rate is model tok/s × {L}. adallava's is one block's "
+                     f"decode step at context {a.pp} (and at {max(1, a.tg // 2)}, llama.cpp's mean context), "
+                     "no lm_head. The lm_head-adjusted ratio charges lm_head its share of llama.cpp's token time "
+                     f"by weight bytes: llama.cpp per block = model tok/s × ({L} + {fmt(hb, 3)}), lm_head ÷ block "
+                     "weights from the GGUF's parameter count.")
+        lines.append("")
     lines.append(f"Notes: llama.cpp per block = model tok/s x {L}. Its tg{a.tg} runs from an empty context "
                  f"(llama-bench n_depth 0) and includes lm_head (32000x4096) each token; numpy's decode step is "
                  f"one block at context {a.pp}. numpy rows: median of repeats, f32 OpenBLAS, no fusion.")
@@ -255,7 +333,7 @@ def main():
     with open(os.path.join(R, "summary.md"), "w") as f:
         f.write(text + "\n")
     with open(os.path.join(R, "summary.json"), "w") as f:
-        json.dump({"rows": rows, "llama": llama_meta, "numpy_blas": numpy_meta, "adallava": ada_status,
+        json.dump({"rows": rows, "same_dtype": same, "llama": llama_meta, "numpy_blas": numpy_meta, "adallava": ada_status,
                    "llama_version": read_text(os.path.join(R, "llama_version.txt")),
                    "llama_simd": read_text(os.path.join(R, "llama_simd.txt")).splitlines(),
                    "layers": L, "pp": a.pp, "tg": a.tg}, f, indent=1)

@@ -213,8 +213,19 @@ stage_adallava() {
     if grep -q -- '--threads-list' <<< "$bhelp"; then
         # Current interface: every thread count in one run; prefill at $PP tokens and decode at
         # KV length $PP, the same points the numpy floor measures. The vision block is skipped.
-        local args=(bench block --shape llava-1.5-7b --tokens "$PP" --contexts "$PP" --threads-list "$THREADS"
-                    --repeats "$REPS" --no-vision --json)
+        # Decode also at context TG/2: llama-bench's tg runs from an empty cache, so its mean
+        # context over the generated tokens is about TG/2 (a like-for-like point for the table).
+        local args=(bench block --shape llava-1.5-7b --tokens "$PP" --contexts "$PP,$(( TG / 2 > 0 ? TG / 2 : 1 ))"
+                    --threads-list "$THREADS" --repeats "$REPS" --no-vision --json)
+        # Every weight format llama.cpp runs that `bench block --dtype` knows (f32 and bf16).
+        if grep -q -- '--dtype' <<< "$bhelp"; then
+            local dts=() d
+            IFS=, read -ra want <<< "$DTYPES"
+            for d in "${want[@]}"; do
+                case "${d,,}" in f32|bf16|q8_0) dts+=("${d,,}") ;; esac
+            done
+            (( ${#dts[@]} )) && args+=(--dtype "$(IFS=,; echo "${dts[*]}")")
+        fi
         say "adallava ${args[*]}"
         if ! $cmd "${args[@]}" > "$RES_DIR/adallava.json" 2> "$LOG_DIR/adallava.log"; then
             tail -20 "$LOG_DIR/adallava.log" >&2

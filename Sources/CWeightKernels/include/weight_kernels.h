@@ -24,6 +24,17 @@ void wk_f32_to_bf16(const float *src, uint16_t *dst, long n);
 void wk_q8_0_gemv(const int8_t *q, const float *scales, long ldq, const float *x, float *y,
                   long rows, long cols, float beta);
 
+/// `x[0..<n]` as Q8_0 blocks: `xs[b] = max|x in block b| / 127`, `xq = round(x / xs[b])`, the
+/// last block padded with zeros to 32 values (`xq` holds `32 · ⌈n/32⌉`, `xs` `⌈n/32⌉`).
+void wk_quantize_q8_0(const float *x, long n, int8_t *xq, float *xs);
+
+/// Like `wk_q8_0_gemv`, with x already quantized by `wk_quantize_q8_0` (Q8_0 × Q8_0 as
+/// llama.cpp computes it): `y[r] = beta * y[r] + Σ_b scales[r, b] · xs[b] · Σ_i q[r, 32b+i] ·
+/// xq[32b+i]`, integer dot products per block. Columns past `cols` in the last block meet
+/// zeros in `xq`, so a `cols` that ends mid-block is fine.
+void wk_q8_0_q8_gemv(const int8_t *q, const float *scales, long ldq, const int8_t *xq, const float *xs, float *y,
+                     long rows, long cols, float beta);
+
 /// Widens `n` values of one Q8_0 row (starting at a block boundary) to fp32.
 void wk_q8_0_to_f32(const int8_t *q, const float *scales, float *dst, long n);
 
