@@ -60,19 +60,10 @@ public enum PredictBenchmark {
                            threads: Int, contention: ContentionLevel = .idle, seed: UInt64 = 0, repeats: Int = 1,
                            progress: ((Int) -> Void)? = nil) throws -> [PredictCaseResult] {
         let pixels = model.syntheticPixels(seed: seed)
-        let vocab = model.config.textConfig.vocabSize, image = model.config.imageTokenIndex
         var rng = SplitMix64(seed: seed &+ 1)
-        func prompt(_ n: Int) -> [Int] {
-            var ids = (0..<n).map { _ in Int(rng.next() % UInt64(vocab)) }.map { $0 == image ? 0 : $0 }
-            ids.insert(image, at: min(1, ids.count))
-            return ids
-        }
-        func options(_ c: PredictCaseSpec) -> GenerationOptions {
-            GenerationOptions(maxNewTokens: c.newTokens, stopAtEOS: false,
-                              adaptive: AdaptiveOptions(budget: c.budget, mode: c.mode, plan: c.plan, tokenSelection: c.tokenSelection))
-        }
+        func prompt(_ n: Int) -> [Int] { RequestProfiler.prompt(config: model.config, textTokens: n, hasImage: true, rng: &rng) }
         if let first = cases.first {   // warm-up: page in weights, grow caches
-            _ = try model.generate(prompt: prompt(first.promptTokens), pixels: pixels, options: options(first))
+            _ = try model.generate(prompt: prompt(first.promptTokens), pixels: pixels, options: first.options)
         }
         var out: [PredictCaseResult] = []
         for (i, c) in cases.enumerated() {
@@ -80,7 +71,7 @@ public enum PredictBenchmark {
             var runs: [(ms: Double, result: GenerationResult)] = []
             for _ in 0..<max(1, repeats) {
                 let start = DispatchTime.now()
-                let r = try model.generate(prompt: ids, pixels: pixels, options: options(c))
+                let r = try model.generate(prompt: ids, pixels: pixels, options: c.options)
                 runs.append((Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6, r))
             }
             runs.sort { $0.ms < $1.ms }
