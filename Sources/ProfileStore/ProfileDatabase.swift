@@ -15,6 +15,9 @@ public final class ProfileDatabase: Sendable {
     public let path: String
     public let readOnly: Bool
     private let pool: DatabasePool
+    /// False for a database an older adallava wrote (before `v2-request-samples`) opened
+    /// read-only: it cannot be migrated, and it simply has no whole-request samples.
+    private let hasRequestSamples: Bool
 
     /// The id of the last migration this build knows: a database holding later ids is refused.
     public static let schemaVersion: String = Schema.migrator.migrations.last!
@@ -41,9 +44,12 @@ public final class ProfileDatabase: Sendable {
             config.foreignKeysEnabled = true
             pool = try DatabasePool(path: path, configuration: config)
             if readOnly {
-                let migrated = try pool.read { try Schema.migrator.hasCompletedMigrations($0) }
-                if !migrated { throw ProfileStoreError.readOnly(path: path) }
+                // An older schema is still readable: every migration after v1 only adds tables.
+                let applied = try pool.read { try Schema.migrator.appliedIdentifiers($0) }
+                if !applied.contains(Schema.migrator.migrations[0]) { throw ProfileStoreError.readOnly(path: path) }
+                hasRequestSamples = applied.contains("v2-request-samples")
             } else {
+                hasRequestSamples = true
                 try Schema.migrator.migrate(pool)
             }
         } catch let error as ProfileStoreError {
@@ -250,7 +256,8 @@ public final class ProfileDatabase: Sendable {
 
     /// Whole-request timings of a device (optionally one model, or one run), in stored order.
     public func requestSamples(device: String, model: String? = nil, run: Int64? = nil) throws -> [(runID: Int64, sample: RequestSample)] {
-        try read { db in
+        guard hasRequestSamples else { return [] }
+        return try read { db in
             var sql = "SELECT * FROM request_samples WHERE device_id = ?"
             var args: [DatabaseValueConvertible?] = [device]
             if let model { sql += " AND model = ?"; args.append(model) }

@@ -99,6 +99,30 @@ struct ProfileStoreTests {
         #expect(lines[1].hasPrefix("\(run),\(device.id),tiny,L:1011,20,1,16,0,4,2,") && lines[1].contains("abc123"))
     }
 
+    @Test("a database an older adallava wrote (schema v1 only) still reads read-only, with no whole-request samples")
+    func olderSchemaReadOnly() throws {
+        let path = try tempDatabasePath()
+        let device = testDevice()
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try Schema.migrator.migrate(queue, upTo: "v1-devices-runs-samples-models")
+        }
+        do {   // fill it through a v1-era writer: the tables v1 has
+            let queue = try DatabaseQueue(path: path)
+            try queue.write { db in
+                try db.execute(sql: """
+                    INSERT INTO devices (id, cpu_model, cores, simd, caches, memory_bytes, kernel, blas_name, blas_config,
+                                         blas_threads, swift_version, build, engine_commit, first_seen, last_seen)
+                    VALUES (?, 'cpu', 2, 'avx2', 'L2', 1, 'k', 'b', 'b', 2, '6', 'debug', 'c', 'now', 'now')
+                    """, arguments: [device.id])
+            }
+        }
+        let db = try ProfileDatabase(path: path, readOnly: true)
+        #expect(try db.devices().map(\.id) == [device.id])
+        #expect(try db.requestSamples(device: device.id).isEmpty)
+        #expect(try db.samples(device: device.id).isEmpty)
+    }
+
     @Test("an unknown device id is an error that lists the known ids")
     func unknownDevice() throws {
         let db = try ProfileDatabase(path: try tempDatabasePath())
