@@ -91,7 +91,8 @@ public struct RequestCalibration: Codable, Sendable, Equatable {
         let layout = try config.knobLayout()
         var rows: [Row] = []
         for s in samples where s.model == model.model {
-            guard let plan: ExecutionPlan? = s.plan == "full" ? .some(nil) : (try? ExecutionPlan(parsing: s.plan)).map({ $0 }) else { continue }
+            let plan: ExecutionPlan?   // nil: the full model
+            if s.plan == "full" { plan = nil } else if let parsed = try? ExecutionPlan(parsing: s.plan) { plan = parsed } else { continue }
             var q = PlanQuery(config: config, plan: plan, layout: layout, promptTokens: s.promptTokens, hasImage: s.hasImage,
                               newTokens: s.newTokens, threads: s.threads, contention: s.achievedContention)
             q.imageTokens = s.imageTokens
