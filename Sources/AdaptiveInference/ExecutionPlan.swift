@@ -210,6 +210,16 @@ public struct ExecutionPlan: Equatable, Codable, Sendable, CustomStringConvertib
         return all.filter { $0 < flags.count && flags[$0] }
     }
 
+    /// Switches decoder layer `layer` off: its flag in L mode, all its units in H mode. Prefix
+    /// layers and indices outside the plan are left alone (they cannot be switched).
+    public mutating func switchOff(layer: Int, layout: KnobLayout) {
+        let i = layer - layout.prefixLayers
+        switch mode {
+        case .layers: if layers.indices.contains(i) { layers[i] = false }
+        case .heads: if units.indices.contains(i) { units[i] = units[i].map { _ in false } }
+        }
+    }
+
     /// Fraction of the decoder's knobs enabled, counting the prefix, as the paper's budget does:
     /// `(prefixLayers·u + enabled) / (totalLayers·u)`, u = 1 in L mode, `unitsPerLayer` in H mode.
     /// For a plan from ``enabling(_:layout:mode:tokenSelection:)`` with

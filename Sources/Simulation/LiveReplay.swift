@@ -23,6 +23,10 @@ public final class LiveReplay: @unchecked Sendable {
     public let seed: UInt64
     /// The measured margin of the `contention-aware` policy (nil: the fit's static margin only).
     public var feedback: LatencyFeedback?
+    /// When set, each request runs under a `DeadlineGuard` with this slack: blocks are switched
+    /// off part-way when the request runs late (policies with a cost model only; `flops` has
+    /// no per-block prediction to guard with).
+    public var guardSlack: Double?
     private let stopFlag = NSLock()
     private var stopped = false
 
@@ -80,19 +84,32 @@ public final class LiveReplay: @unchecked Sendable {
                 throw SimulationError.badRequest(index: i, reason: "\(error)")
             }
             let ids = prompt(textTokens: r.promptTokens, hasImage: hasImage, request: i)
-            let serviceStart = clock()
-            _ = try model.generate(prompt: ids, pixels: hasImage ? pixels : nil, options: GenerationOptions(
+            let serviceStartNs = DispatchTime.now().uptimeNanoseconds
+            let serviceStart = Double(serviceStartNs - t0) / 1e9
+            let guardian = guardSlack.flatMap { slack in
+                decision.prediction.map { p in
+                    DeadlineGuard(control: DeadlineControl(work: RequestWork(prediction: p, newTokens: r.maxNewTokens), plan: decision.plan,
+                                                           layout: planner.layout, order: planner.order, slack: slack),
+                                  budgetMs: r.budgetMs, arrivalNs: t0 + UInt64(r.t * 1e9), serviceStartNs: serviceStartNs)
+                }
+            }
+            let result = try model.generate(prompt: ids, pixels: hasImage ? pixels : nil, options: GenerationOptions(
                 maxNewTokens: r.maxNewTokens, stopAtEOS: false,
-                adaptive: AdaptiveOptions(mode: planner.mode, plan: decision.plan)))
+                adaptive: AdaptiveOptions(mode: planner.mode, plan: decision.plan), revision: guardian))
             let end = clock()
-            feedback?.record(measuredMs: (end - serviceStart) * 1000, predictedMs: decision.predictedServiceMs, plannedAt: level)
+            // The margin learns from what ran: a guarded request that shed blocks is compared
+            // with the prediction for the work it did, not the plan it started with.
+            feedback?.record(measuredMs: (end - serviceStart) * 1000, predictedMs: guardian?.finish() ?? decision.predictedServiceMs,
+                             plannedAt: level)
+            let ran = result.adaptive?.ranPlan
             let latencyMs = (end - r.t) * 1000
             let row = ReplayResult(
                 request: i, policy: planner.policy.rawValue, mode: "live", arrivalS: r.t, startS: start, endS: end,
                 budgetMs: r.budgetMs, promptTokens: r.promptTokens, newTokens: r.maxNewTokens, latencyMs: latencyMs,
                 serviceMs: (end - serviceStart) * 1000, predictedMs: decision.predictedServiceMs, plan: decision.plan.description,
                 knobs: decision.knobs, totalKnobs: decision.totalKnobs, sensed: level,
-                outcome: Outcome.of(latencyMs: latencyMs, budgetMs: r.budgetMs, infeasible: decision.infeasible).rawValue)
+                outcome: Outcome.of(latencyMs: latencyMs, budgetMs: r.budgetMs, infeasible: decision.infeasible).rawValue,
+                ranPlan: ran?.description, ranKnobs: ran?.enabledKnobCount)
             try onResult(row)
             rows.append(row)
             progress?(i, row)

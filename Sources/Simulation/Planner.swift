@@ -47,6 +47,9 @@ public struct PlanDecision: Sendable, Equatable {
     public var predictedServiceMs: Double
     /// Even the cheapest plan was predicted over the budget; `plan` is the cheapest.
     public var infeasible: Bool
+    /// The cost model's prediction for `plan` (nil for `flops`, which believes a FLOP share):
+    /// what a `DeadlineGuard` splits into per-block work.
+    public var prediction: LatencyPrediction? = nil
 }
 
 /// Picks, per request, the plan with the most enabled knobs (first knobs of `order`) whose
@@ -129,7 +132,8 @@ public struct Planner: Sendable {
         }
         let n = totalKnobs
         guard try fits(0) else {
-            return PlanDecision(plan: plan(k: 0), knobs: 0, totalKnobs: n, predictedServiceMs: cache[0]!.totalMs, infeasible: true)
+            return PlanDecision(plan: plan(k: 0), knobs: 0, totalKnobs: n, predictedServiceMs: cache[0]!.totalMs, infeasible: true,
+                                prediction: cache[0])
         }
         // Invariant: fits(lo), !fits(hi) (hi = n + 1 stands for "beyond every plan").
         var lo = 0, hi = n + 1
@@ -137,7 +141,8 @@ public struct Planner: Sendable {
             let mid = (lo + hi) / 2
             if try fits(mid) { lo = mid } else { hi = mid }
         }
-        return PlanDecision(plan: plan(k: lo), knobs: lo, totalKnobs: n, predictedServiceMs: cache[lo]!.totalMs, infeasible: false)
+        return PlanDecision(plan: plan(k: lo), knobs: lo, totalKnobs: n, predictedServiceMs: cache[lo]!.totalMs, infeasible: false,
+                            prediction: cache[lo])
     }
 
     /// The paper's mapping, with the budget made relative to the full model at idle.

@@ -30,25 +30,40 @@ public struct ReplayResult: Codable, Sendable, Hashable {
     public var sensed: ContentionLevel
     /// `met`, `missed`, or `infeasible` (even the cheapest plan was predicted over budget).
     public var outcome: String
+    /// The plan the request ended with, and its knobs: `plan`/`knobs` unless the deadline
+    /// guard switched blocks off part-way (`DeadlineGuard`).
+    public var ranPlan: String
+    public var ranKnobs: Int
 
     /// Memberwise.
     public init(request: Int, policy: String, mode: String, arrivalS: Double, startS: Double, endS: Double,
                 budgetMs: Double, promptTokens: Int, newTokens: Int, latencyMs: Double, serviceMs: Double,
-                predictedMs: Double, plan: String, knobs: Int, totalKnobs: Int, sensed: ContentionLevel, outcome: String) {
+                predictedMs: Double, plan: String, knobs: Int, totalKnobs: Int, sensed: ContentionLevel, outcome: String,
+                ranPlan: String? = nil, ranKnobs: Int? = nil) {
         self.request = request; self.policy = policy; self.mode = mode; self.arrivalS = arrivalS; self.startS = startS
         self.endS = endS; self.budgetMs = budgetMs; self.promptTokens = promptTokens; self.newTokens = newTokens
         self.latencyMs = latencyMs; self.serviceMs = serviceMs; self.predictedMs = predictedMs; self.plan = plan
         self.knobs = knobs; self.totalKnobs = totalKnobs; self.sensed = sensed; self.outcome = outcome
+        self.ranPlan = ranPlan ?? plan; self.ranKnobs = ranKnobs ?? knobs
     }
+
+    /// Knobs the deadline guard switched off part-way (0 when the plan ran as chosen).
+    public var droppedKnobs: Int { max(0, knobs - ranKnobs) }
 
     enum CodingKeys: String, CodingKey {
         case request, policy, mode, arrivalS = "arrival_s", startS = "start_s", endS = "end_s", budgetMs = "budget_ms"
         case promptTokens = "prompt_tokens", newTokens = "new_tokens", latencyMs = "latency_ms", serviceMs = "service_ms"
         case predictedMs = "predicted_ms", plan, knobs, totalKnobs = "total_knobs", sensed, outcome
+        case ranPlan = "ran_plan", ranKnobs = "ran_knobs"
     }
 
     /// CSV header of a results file (one schema for simulated and live replays).
     public static let csvColumns = ["request", "policy", "mode", "arrival_s", "start_s", "end_s", "budget_ms",
                                     "prompt_tokens", "new_tokens", "latency_ms", "service_ms", "predicted_ms",
-                                    "plan", "knobs", "total_knobs", "sensed_cpu_cores", "sensed_mem_bw_gbps", "outcome"]
+                                    "plan", "knobs", "total_knobs", "sensed_cpu_cores", "sensed_mem_bw_gbps", "outcome",
+                                    "ran_plan", "ran_knobs"]
+
+    /// The header before the deadline guard existed (no `ran_plan`, `ran_knobs`): still read,
+    /// each row then ran its plan as chosen.
+    public static let csvColumnsWithoutRan = Array(csvColumns.dropLast(2))
 }

@@ -32,6 +32,7 @@ extension ReplayResult {
             String(request), policy, mode, Self.num(arrivalS), Self.num(startS), Self.num(endS), Self.num(budgetMs),
             String(promptTokens), String(newTokens), Self.num(latencyMs), Self.num(serviceMs), Self.num(predictedMs),
             plan, String(knobs), String(totalKnobs), Self.num(sensed.cpuBusyCores), Self.num(sensed.memBandwidthGBps), outcome,
+            ranPlan, String(ranKnobs),
         ]
         return fields.map(CSV.quote).joined(separator: ",")
     }
@@ -44,13 +45,14 @@ extension ReplayResult {
     /// lines are skipped. Never traps: every bad field is a `badResults` error with its line.
     public static func parseCSV(_ text: String, file: String) throws -> [ReplayResult] {
         var rows: [ReplayResult] = []
-        var sawHeader = false
+        var columns: [String]? = nil
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = i + 1
             let trimmed = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if trimmed.allSatisfy(\.isWhitespace) || trimmed.hasPrefix("#") { continue }
             let fields = try CSV.split(String(trimmed)).get(file: file, line: line)
-            if !sawHeader {
+            guard let expected = columns else {
+                if fields == csvColumnsWithoutRan { columns = fields; continue }
                 guard fields == csvColumns else {
                     let at = zip(fields, csvColumns).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(fields.count, csvColumns.count)
                     let got = at < fields.count ? "'\(fields[at])'" : "nothing"
@@ -58,20 +60,20 @@ extension ReplayResult {
                     throw SimulationError.badResults(file: file, line: line, reason:
                         "not a replay results file: header column \(at + 1) is \(got), expected \(want) (header: \(csvHeader))")
                 }
-                sawHeader = true
+                columns = fields
                 continue
             }
-            rows.append(try parseRow(fields, file: file, line: line))
+            rows.append(try parseRow(fields, columns: expected.count, file: file, line: line))
         }
-        guard sawHeader else {
+        guard columns != nil else {
             throw SimulationError.badResults(file: file, line: 1, reason: "empty file: expected the header \(csvHeader)")
         }
         return rows
     }
 
-    static func parseRow(_ f: [String], file: String, line: Int) throws -> ReplayResult {
-        guard f.count == csvColumns.count else {
-            throw SimulationError.badResults(file: file, line: line, reason: "\(f.count) fields, expected \(csvColumns.count)")
+    static func parseRow(_ f: [String], columns: Int, file: String, line: Int) throws -> ReplayResult {
+        guard f.count == columns else {
+            throw SimulationError.badResults(file: file, line: line, reason: "\(f.count) fields, expected \(columns)")
         }
         func bad(_ c: Int, _ what: String) -> SimulationError {
             .badResults(file: file, line: line, reason: "\(csvColumns[c]) is '\(f[c].prefix(40))', expected \(what)")
@@ -93,7 +95,9 @@ extension ReplayResult {
             endS: try double(5), budgetMs: try double(6), promptTokens: try int(7), newTokens: try int(8),
             latencyMs: try double(9), serviceMs: try double(10), predictedMs: try double(11), plan: f[12],
             knobs: try int(13), totalKnobs: try int(14),
-            sensed: ContentionLevel(cpuBusyCores: try double(15), memBandwidthGBps: try double(16)), outcome: outcome)
+            sensed: ContentionLevel(cpuBusyCores: try double(15), memBandwidthGBps: try double(16)), outcome: outcome,
+            ranPlan: columns > 18 ? f[18] : nil, ranKnobs: columns > 18 ? try int(19) : nil)
+        guard row.ranKnobs <= row.knobs else { throw bad(19, "at most knobs (\(row.knobs)): the guard only switches knobs off") }
         guard row.budgetMs > 0 else { throw bad(6, "a positive budget") }
         guard row.endS >= row.startS, row.startS >= row.arrivalS else {
             throw SimulationError.badResults(file: file, line: line, reason: "times out of order: expected arrival_s ≤ start_s ≤ end_s")

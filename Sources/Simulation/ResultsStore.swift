@@ -34,8 +34,12 @@ public final class ResultsStore: @unchecked Sendable {
                           prompt_tokens INTEGER NOT NULL, new_tokens INTEGER NOT NULL, latency_ms REAL NOT NULL,
                           service_ms REAL NOT NULL, predicted_ms REAL NOT NULL, plan TEXT NOT NULL, knobs INTEGER NOT NULL,
                           total_knobs INTEGER NOT NULL, sensed_cpu_cores REAL NOT NULL, sensed_mem_bw_gbps REAL NOT NULL,
-                          outcome TEXT NOT NULL)
+                          outcome TEXT NOT NULL, ran_plan TEXT, ran_knobs INTEGER)
                         """)
+                    // A file made before the deadline guard: add its two columns (old rows keep NULL).
+                    let existing = try Row.fetchAll(db, sql: "PRAGMA table_info(replay_results)").map { $0["name"] as String }
+                    if !existing.contains("ran_plan") { try db.execute(sql: "ALTER TABLE replay_results ADD COLUMN ran_plan TEXT") }
+                    if !existing.contains("ran_knobs") { try db.execute(sql: "ALTER TABLE replay_results ADD COLUMN ran_knobs INTEGER") }
                 }
                 db = queue
             } catch {
@@ -63,14 +67,15 @@ public final class ResultsStore: @unchecked Sendable {
                 let statement = try db.makeStatement(sql: """
                     INSERT INTO replay_results (replay, request, policy, mode, arrival_s, start_s, end_s, budget_ms,
                       prompt_tokens, new_tokens, latency_ms, service_ms, predicted_ms, plan, knobs, total_knobs,
-                      sensed_cpu_cores, sensed_mem_bw_gbps, outcome)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      sensed_cpu_cores, sensed_mem_bw_gbps, outcome, ran_plan, ran_knobs)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
                 for row in rows {
                     try statement.execute(arguments: [
                         id, row.request, row.policy, row.mode, row.arrivalS, row.startS, row.endS, row.budgetMs,
                         row.promptTokens, row.newTokens, row.latencyMs, row.serviceMs, row.predictedMs, row.plan,
-                        row.knobs, row.totalKnobs, row.sensed.cpuBusyCores, row.sensed.memBandwidthGBps, row.outcome])
+                        row.knobs, row.totalKnobs, row.sensed.cpuBusyCores, row.sensed.memBandwidthGBps, row.outcome,
+                        row.ranPlan, row.ranKnobs])
                 }
             }
         } catch {

@@ -2,6 +2,7 @@ import AdaptiveInference
 import Contention
 import CostModel
 import Foundation
+import LLaVAModel
 import TensorKernels
 
 /// Discrete-event replay in virtual time: one engine, requests queue FIFO while it is busy.
@@ -25,6 +26,9 @@ public struct VirtualReplay: Sendable {
     public var seed: UInt64
     /// With `noise`: measured request ÷ prediction ratios to draw from (nil: the normal model).
     public var residuals: RequestCalibration?
+    /// When set, requests run under a simulated `DeadlineGuard` with this slack (as
+    /// `LiveReplay.guardSlack`).
+    public var guardSlack: Double?
 
     public init(planner: Planner, reference: (any PlanLatencyPredicting)? = nil, contention: ContentionTrace,
                 noise: Bool = false, seed: UInt64 = 1) {
@@ -62,13 +66,35 @@ public struct VirtualReplay: Sendable {
             }
             let truth = try referencePlanner.predict(k: decision.knobs, promptTokens: r.promptTokens, hasImage: hasImage,
                                                      newTokens: r.maxNewTokens, contention: level, cache: referenceCache)
-            var serviceMs = truth.totalMs
+            var ratio = 1.0
             if noise, let ratios = residuals?.state(at: level)?.ratios, !ratios.isEmpty {
-                serviceMs *= ratios[Int(rng.next() % UInt64(ratios.count))]
+                ratio = ratios[Int(rng.next() % UInt64(ratios.count))]
             } else if noise && truth.relativeMargin > 0 {
-                serviceMs *= max(0.05, 1 + rng.normal() * truth.relativeMargin / 1.645)
+                ratio = max(0.05, 1 + rng.normal() * truth.relativeMargin / 1.645)
             }
-            let end = start + serviceMs / 1000
+            var control = guardSlack.flatMap { slack in
+                decision.prediction.map { p in
+                    DeadlineControl(work: RequestWork(prediction: p, newTokens: r.maxNewTokens), plan: decision.plan,
+                                    layout: planner.layout, order: planner.order, slack: slack)
+                }
+            }
+            // The reference's time for the same plan under the level at `t`, relative to the
+            // start's: a burst that begins mid-request slows what is left of it.
+            func slowdown(at t: Double) throws -> Double {
+                let now = contention.level(at: t)
+                guard now != level else { return 1 }
+                let then = try referencePlanner.predict(k: decision.knobs, promptTokens: r.promptTokens, hasImage: hasImage,
+                                                        newTokens: r.maxNewTokens, contention: now, cache: referenceCache)
+                return then.totalMs / truth.totalMs
+            }
+            let end = try serve(RequestWork(prediction: truth, newTokens: r.maxNewTokens), plan: decision.plan, ratio: ratio,
+                                start: start, arrival: r.t, budgetMs: r.budgetMs, control: &control, slowdown: slowdown)
+            let serviceMs = (end - start) * 1000
+            let ran = control.flatMap { $0.dropped.isEmpty ? nil : $0 }.map { c -> ExecutionPlan in
+                var p = decision.plan
+                for layer in c.dropped { p.switchOff(layer: layer, layout: planner.layout) }
+                return p
+            }
             free = end
             let latencyMs = (end - r.t) * 1000
             let row = ReplayResult(
@@ -76,11 +102,43 @@ public struct VirtualReplay: Sendable {
                 budgetMs: r.budgetMs, promptTokens: r.promptTokens, newTokens: r.maxNewTokens, latencyMs: latencyMs,
                 serviceMs: serviceMs, predictedMs: decision.predictedServiceMs, plan: planStrings[decision.knobs],
                 knobs: decision.knobs, totalKnobs: decision.totalKnobs, sensed: level,
-                outcome: Outcome.of(latencyMs: latencyMs, budgetMs: r.budgetMs, infeasible: decision.infeasible).rawValue)
+                outcome: Outcome.of(latencyMs: latencyMs, budgetMs: r.budgetMs, infeasible: decision.infeasible).rawValue,
+                ranPlan: ran?.description, ranKnobs: ran?.enabledKnobCount)
             try onResult?(row)
             rows.append(row)
         }
         return rows
+    }
+}
+
+extension VirtualReplay {
+    /// One request in virtual time, checkpoint by checkpoint as the engine runs it: before
+    /// each decoder block and each decode step the guard (when `control` is set) may switch
+    /// blocks off; each stretch costs the reference's time for it × the request's noise
+    /// `ratio` × the contention `slowdown` at the stretch's start. Returns the end time (s).
+    func serve(_ truth: RequestWork, plan: ExecutionPlan, ratio: Double, start: Double, arrival: Double, budgetMs: Double,
+               control: inout DeadlineControl?, slowdown: (Double) throws -> Double) throws -> Double {
+        let layout = planner.layout
+        var running = (0..<layout.totalLayers).map { plan.runsLayer($0, layout: layout) }
+        var t = start
+        func checkpoint(_ point: RequestCheckpoint) {
+            guard control != nil else { return }
+            for layer in control!.checkpoint(point, elapsedMs: (t - start) * 1000, leftMs: budgetMs - (t - arrival) * 1000) {
+                running[layer] = false
+            }
+        }
+        func advance(_ ms: Double) throws { t += ms * ratio * (try slowdown(t)) / 1000 }
+        try advance(truth.beforeBlocksMs)
+        for layer in 0..<layout.totalLayers {
+            checkpoint(.prefillBlock(layer: layer))
+            if running[layer] { try advance(truth.prefillBlockMs) }
+        }
+        try advance(truth.firstTokenMs)
+        for step in 0..<truth.steps {
+            checkpoint(.decodeStep(step: step))
+            try advance(truth.stepMs(blocks: running.lazy.filter { $0 }.count))
+        }
+        return t
     }
 }
 

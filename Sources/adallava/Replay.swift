@@ -100,6 +100,17 @@ struct Replay: ParsableCommand {
         valueName: "measured|static"))
     var margin: MarginSource = .measured
 
+    @Option(help: ArgumentHelp(
+        "Deadline guard: before each decoder block and decode step, compare the request's real progress with its prediction and switch the least important blocks off when it would finish late. auto = on for contention-aware, off for profile and flops (the baselines run their plans as chosen; flops has no per-block prediction).",
+        valueName: "auto|on|off"))
+    var deadlineGuard: GuardSwitch = .auto
+
+    @Option(help: ArgumentHelp("Deadline guard: extra share of the predicted remaining time kept free.", valueName: "fraction"))
+    var guardSlack: Double = 0.03
+
+    @Option(help: ArgumentHelp("Live contention-aware, --margin measured: the quantile of the recent engine ÷ predicted ratios planned for.", valueName: "q"))
+    var marginQuantile: Double = 0.98
+
     @Option(help: "Engine threads.")
     var threads: Int = 2
 
@@ -108,6 +119,11 @@ struct Replay: ParsableCommand {
 
     mutating func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if !(0...1).contains(guardSlack) { throw ValidationError("--guard-slack must be in [0, 1], got \(guardSlack)") }
+        if !(0.5...1).contains(marginQuantile) { throw ValidationError("--margin-quantile must be in [0.5, 1], got \(marginQuantile)") }
+        if deadlineGuard == .on && policy == .flops {
+            throw ValidationError("--deadline-guard on needs a cost-model policy (profile or contention-aware); flops has no per-block prediction")
+        }
         if costModel != nil && quickProfile != nil { throw ValidationError("give --cost-model or --quick-profile, not both") }
         if let q = quickProfile { _ = try ContentionLevel.parseList(q) }
         if saveCostModel != nil && quickProfile == nil { throw ValidationError("--save-cost-model needs --quick-profile") }
@@ -119,8 +135,10 @@ struct Replay: ParsableCommand {
         guard !requestTrace.requests.isEmpty else { throw CLIError(message: "\(requests): no requests") }
         let spec = try ModelSpec.resolve(model, seed: seed)
         let sqlite = resultsDb ?? ((out as NSString).deletingPathExtension + ".sqlite")
-        let liveMargin = !simulate && policy == .contentionAware ? ", margin \(margin.rawValue)" : ""
-        let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue)\(liveMargin), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
+        let liveMargin = !simulate && policy == .contentionAware ? ", margin \(margin.rawValue)" + (margin == .measured ? " q\(marginQuantile)" : "") : ""
+        let guardSlack = deadlineGuard.enabled(for: policy) ? self.guardSlack : nil
+        let guardNote = guardSlack.map { ", deadline guard (slack \($0))" } ?? ", no deadline guard"
+        let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue)\(liveMargin)\(guardNote), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
                         "contention trace \(trace), request trace \(requests), seed \(seed)"]
         var loaded: LlavaModel?
         if quickProfile != nil || !simulate {
@@ -157,6 +175,7 @@ struct Replay: ParsableCommand {
             let t0 = DispatchTime.now().uptimeNanoseconds
             var virtual = VirtualReplay(planner: planner, contention: contention, noise: noise, seed: seed)
             virtual.residuals = (predictor as? CostModel)?.requestCalibration
+            virtual.guardSlack = guardSlack
             let rows = try virtual.run(requestTrace.requests)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             progress(String(format: "simulated %d requests in %.3f s (%.0f requests/s)", rows.count, seconds, Double(rows.count) / seconds))
@@ -175,7 +194,8 @@ struct Replay: ParsableCommand {
         defer { sensor.stopSampling() }
         let replay = LiveReplay(model: loaded, planner: planner, sensor: sensor, seed: seed)
         if oracleContention { replay.traceLevel = { contention.level(at: $0) } }
-        if policy == .contentionAware && margin == .measured { replay.feedback = LatencyFeedback() }
+        if policy == .contentionAware && margin == .measured { replay.feedback = LatencyFeedback(quantile: marginQuantile) }
+        replay.guardSlack = guardSlack
         let duration = (requestTrace.requests.last?.t ?? 0) + 120
         let load = try BackgroundLoad.start(trace: URL(fileURLWithPath: trace), duration: duration)
         defer { _ = load.stop() }
@@ -230,6 +250,10 @@ struct Replay: ParsableCommand {
     private func summarise(_ rows: [ReplayResult], out: String, sqlite: String) {
         let count = { (o: Outcome) in rows.filter { $0.outcome == o.rawValue }.count }
         print("\(rows.count) requests: \(count(.met)) met, \(count(.missed)) missed, \(count(.infeasible)) infeasible → \(out) (and \(sqlite))")
+        let shed = rows.filter { $0.droppedKnobs > 0 }
+        if !shed.isEmpty {
+            print("deadline guard: \(shed.count) requests switched blocks off part-way (\(shed.reduce(0) { $0 + $1.droppedKnobs }) knobs in all)")
+        }
         print("next: adallava validate --results \(out)")
     }
 }
@@ -255,6 +279,19 @@ final class InterruptHandler: @unchecked Sendable {
     func cancel() {
         source.cancel()
         signal(SIGINT, SIG_DFL)
+    }
+}
+
+/// Whether requests run under the deadline guard (`DeadlineGuard`).
+enum GuardSwitch: String, ExpressibleByArgument, CaseIterable {
+    case auto, on, off
+
+    func enabled(for policy: PlanningPolicy) -> Bool {
+        switch self {
+        case .auto: return policy == .contentionAware
+        case .on: return true
+        case .off: return false
+        }
     }
 }
 

@@ -11,6 +11,11 @@ public enum LayerRun: Sendable {
     /// strided view, per `SlicingStrategy`).
     case sliced(DecoderLayer)
 
+    public var isSkipped: Bool {
+        if case .skip = self { return true }
+        return false
+    }
+
     /// The block to run, or nil when skipped.
     func block(default full: DecoderLayer) -> DecoderLayer? {
         switch self {
@@ -22,10 +27,11 @@ public enum LayerRun: Sendable {
 }
 
 /// An execution plan resolved against a model: one `LayerRun` per decoder block, built once
-/// per request (at prefill) and reused by every decode step.
+/// per request (at prefill) and reused by every decode step. A `PlanRevision` may switch
+/// blocks off part-way (`skip(layer:layout:)`); `plan` follows, so it always says what ran last.
 public struct LayerSchedule: Sendable {
-    public let plan: ExecutionPlan
-    public let runs: [LayerRun]
+    public private(set) var plan: ExecutionPlan
+    public private(set) var runs: [LayerRun]
 
     /// Resolves `plan` (already validated against `layout`) for `model`'s blocks.
     public init(plan: ExecutionPlan, layout: KnobLayout, model: LanguageModel, slicing: SlicingStrategy = .default) {
@@ -42,6 +48,18 @@ public struct LayerSchedule: Sendable {
             case .strided: return .sliced(model.layers[i].strided(heads: heads, kvHeads: kv, neurons: neurons))
             }
         }
+    }
+
+    /// Switches decoder block `layer` off from now on (its KV cache, if any, is simply no
+    /// longer read). Only switchable blocks can go: a prefix block, an index outside the decoder
+    /// or a block already off is left alone, and the answer is false.
+    @discardableResult
+    public mutating func skip(layer: Int, layout: KnobLayout) -> Bool {
+        guard (layout.prefixLayers..<min(layout.totalLayers, runs.count)).contains(layer),
+              !runs[layer].isSkipped else { return false }
+        runs[layer] = .skip
+        plan.switchOff(layer: layer, layout: layout)
+        return true
     }
 }
 

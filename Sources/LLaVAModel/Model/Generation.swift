@@ -38,6 +38,8 @@ public struct AdaptiveDecision: Sendable {
     /// Visual tokens the decoder saw after token selection (before FastV's pruning: PruMerge;
     /// after: FastV), nil without an image.
     public var imageTokensAfterSelection: Int?
+    /// Set when a `PlanRevision` switched blocks off part-way: the plan the last step ran.
+    public var ranPlan: ExecutionPlan?
 }
 
 /// What one greedy generation produced.
@@ -87,14 +89,19 @@ public struct GenerationOptions: Sendable {
     public var observePrefill: (@Sendable (Int, Tensor) -> Void)?
     /// Sees each generated id as soon as it is chosen (streaming output).
     public var onToken: (@Sendable (Int) -> Void)?
+    /// Asked before each decoder block of prefill and each decode step whether to switch
+    /// blocks off (with `adaptive` only; a plain request has no plan to revise).
+    public var revision: (any PlanRevision)?
 
     public init(maxNewTokens: Int = 16, stopAtEOS: Bool = true, adaptive: AdaptiveOptions? = nil,
-                observePrefill: (@Sendable (Int, Tensor) -> Void)? = nil, onToken: (@Sendable (Int) -> Void)? = nil) {
+                observePrefill: (@Sendable (Int, Tensor) -> Void)? = nil, onToken: (@Sendable (Int) -> Void)? = nil,
+                revision: (any PlanRevision)? = nil) {
         self.maxNewTokens = maxNewTokens
         self.stopAtEOS = stopAtEOS
         self.adaptive = adaptive
         self.observePrefill = observePrefill
         self.onToken = onToken
+        self.revision = revision
     }
 }
 
@@ -140,12 +147,21 @@ extension LlavaModel {
                                            capacity: capacity, pruning: pruning, planMs: &planMs, ranPrefix: &ran,
                                            observe: options.observePrefill)
             decision = resolved
-            let built = measure(&planMs) { LayerSchedule(plan: resolved.plan, layout: layout, model: lm, slicing: adaptive.slicing) }
-            schedule = built
+            var built = measure(&planMs) { LayerSchedule(plan: resolved.plan, layout: layout, model: lm, slicing: adaptive.slicing) }
             let tail = lm.makeCaches(capacity: capacity, schedule: built)
             if caches.isEmpty { caches = tail } else { for i in ran..<lm.layers.count { caches[i] = tail[i] } }
-            lm.runLayers(ran..<lm.layers.count, state: &state, caches: &caches, schedule: built, pruning: pruning,
-                         observe: options.observePrefill)
+            if let revision = options.revision {
+                // One block at a time, so the plan can shed blocks that have not run yet.
+                for i in ran..<lm.layers.count {
+                    apply(revision.revise(at: .prefillBlock(layer: i), schedule: built), to: &built)
+                    lm.runLayers(i..<(i + 1), state: &state, caches: &caches, schedule: built, pruning: pruning,
+                                 observe: options.observePrefill)
+                }
+            } else {
+                lm.runLayers(ran..<lm.layers.count, state: &state, caches: &caches, schedule: built, pruning: pruning,
+                             observe: options.observePrefill)
+            }
+            schedule = built
             decision?.imageTokensAfterSelection = features == nil ? nil : state.imageRows.count
             return lm.logits(lm.normed(state.hidden), row: state.hidden.rows - 1)
         }
@@ -162,13 +178,23 @@ extension LlavaModel {
             options.onToken?(next)
             if options.stopAtEOS, next == config.textConfig.eosTokenId { break }
             if tokens.count == options.maxNewTokens { break }
+            if let revision = options.revision, var revised = schedule {
+                apply(revision.revise(at: .decodeStep(step: tokens.count - 1), schedule: revised), to: &revised)
+                schedule = revised
+            }
             var state = SequenceState(hidden: lm.embed([next]), positions: [ids.count + offset + tokens.count - 1])
             lm.runLayers(0..<lm.layers.count, state: &state, caches: &caches, schedule: schedule)
             logits = lm.logits(lm.normed(state.hidden), row: 0)
         }
         timings.decodeMs = milliseconds(since: decodeStart)
+        if let schedule, schedule.plan != decision?.plan { decision?.ranPlan = schedule.plan }
         return GenerationResult(tokens: tokens, promptTokens: ids.count, imageTokens: features?.rows ?? 0,
                                 timings: timings, firstLogits: firstLogits, adaptive: decision)
+    }
+
+    /// Switches off the blocks a revision asked for (prefix blocks and blocks already off stay).
+    private func apply(_ layers: [Int], to schedule: inout LayerSchedule) {
+        for layer in layers { schedule.skip(layer: layer, layout: layout) }
     }
 
     /// The plan a request would run with, without running more than the plan needs (the

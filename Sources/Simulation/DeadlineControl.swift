@@ -1,0 +1,115 @@
+import AdaptiveInference
+import LLaVAModel
+
+/// The deadline arithmetic behind `DeadlineGuard` (live) and the simulator's guarded requests:
+/// at each checkpoint, compare how fast the request is really going with what is left, and
+/// switch the least important blocks off until the rest fits the budget.
+///
+/// Why: a plan is chosen from the contention sensed when the request starts. On a shared
+/// machine the load can change within the request (a burst that begins 0.2 s in), and the
+/// machine itself drifts (idle requests at 1.1–1.6× their prediction, measured on this VM).
+/// The planner cannot see either coming; the request's own progress shows both.
+///
+/// The speed estimate is the measured engine time over the predicted work done so far,
+/// shrunk towards `prior` by `priorWeightMs` of pseudo-work (a few blocks' timing is noisy):
+/// `rate = (elapsed + prior · w) / (done + w)`. The request is predicted to finish at
+/// `spent + rate · remaining · (1 + slack)`; while that is over the budget, the running
+/// switchable block with the least important knobs goes.
+public struct DeadlineControl: Sendable {
+    public let work: RequestWork
+    /// Decoder blocks that may be dropped, least important first.
+    public let dropOrder: [Int]
+    /// Which decoder blocks run now (index = block).
+    public private(set) var running: [Bool]
+    /// Predicted work already executed, ms (`RequestWork` units).
+    public private(set) var doneMs: Double = 0
+    /// Blocks switched off so far, in the order they went.
+    public private(set) var dropped: [Int] = []
+    public let prior: Double
+    public let priorWeightMs: Double
+    public let slack: Double
+    private var last: RequestCheckpoint?
+
+    /// `plan` is the plan the request starts with; `order` the planner's knob order (most
+    /// important first), whose reverse gives the drop order (a block goes with its most
+    /// important knob's rank).
+    public init(work: RequestWork, plan: ExecutionPlan, layout: KnobLayout, order: [Int],
+                prior: Double = 1, priorWeightMs: Double? = nil, slack: Double = 0.03) {
+        self.work = work
+        running = (0..<layout.totalLayers).map { plan.runsLayer($0, layout: layout) }
+        let perLayer = plan.mode == .layers ? 1 : max(1, layout.unitsPerLayer)
+        var rank: [Int: Int] = [:]
+        for (position, knob) in order.enumerated() {
+            let layer = layout.prefixLayers + knob / perLayer
+            if rank[layer] == nil { rank[layer] = position }
+        }
+        dropOrder = (layout.prefixLayers..<layout.totalLayers).sorted { (rank[$0] ?? Int.max) > (rank[$1] ?? Int.max) }
+        self.prior = prior
+        let blocks = running.filter { $0 }.count
+        self.priorWeightMs = priorWeightMs ?? 0.25 * work.totalMs(blocks: blocks)
+        self.slack = slack
+    }
+
+    /// Blocks running now.
+    public var runningBlocks: Int { running.lazy.filter { $0 }.count }
+
+    /// Called at each checkpoint in order, with the engine time spent so far on this request
+    /// (`elapsedMs`) and the time left before its deadline counted from now
+    /// (`budget − (now − arrival)`, `leftMs`). Returns the blocks to switch off now.
+    public mutating func checkpoint(_ point: RequestCheckpoint, elapsedMs: Double, leftMs: Double) -> [Int] {
+        doneMs += executed(since: last, until: point)
+        last = point
+        let rate = (elapsedMs + prior * priorWeightMs) / (doneMs + priorWeightMs)
+        var out: [Int] = []
+        while rate * remaining(from: point) * (1 + slack) > leftMs,
+              let victim = dropOrder.first(where: { running[$0] }) {
+            running[victim] = false
+            dropped.append(victim)
+            out.append(victim)
+        }
+        return out
+    }
+
+    /// Predicted work of the whole request as it ran (call once it has finished), ms.
+    public mutating func finish() -> Double {
+        doneMs += executed(since: last, until: nil)
+        last = .decodeStep(step: work.steps)
+        return doneMs
+    }
+
+    /// Predicted work between two checkpoints (nil `from` = the request's start, nil `to` = its
+    /// end), with the blocks that ran in between.
+    private func executed(since from: RequestCheckpoint?, until to: RequestCheckpoint?) -> Double {
+        let layers = running.count
+        // Position of a checkpoint on one axis: prefill block i → i, decode step s → layers + 1 + s.
+        func position(_ p: RequestCheckpoint?, start: Bool) -> Int {
+            switch p {
+            case nil: return start ? -1 : layers + 1 + work.steps
+            case let .prefillBlock(layer)?: return layer
+            case let .decodeStep(step)?: return layers + 1 + step
+            }
+        }
+        let a = position(from, start: true), b = position(to, start: false)
+        guard b > a else { return 0 }
+        var ms = 0.0
+        if a < 0 { ms += work.beforeBlocksMs }
+        let lower = max(0, a), upper = min(layers, b)
+        if lower < upper { for layer in lower..<upper where running[layer] { ms += work.prefillBlockMs } }
+        if a <= layers && b > layers { ms += work.firstTokenMs }
+        let stepsDone = max(0, b - max(a, layers + 1))
+        ms += Double(stepsDone) * work.stepMs(blocks: runningBlocks)
+        return ms
+    }
+
+    /// Predicted work from `point` to the end with the blocks running now.
+    private func remaining(from point: RequestCheckpoint) -> Double {
+        let n = runningBlocks
+        switch point {
+        case let .prefillBlock(layer):
+            let ahead = (layer..<running.count).filter { running[$0] }.count
+            return Double(ahead) * work.prefillBlockMs + work.firstTokenMs + Double(work.steps) * work.stepMs(blocks: n)
+        case let .decodeStep(step):
+            return Double(max(0, work.steps - step)) * work.stepMs(blocks: n)
+        }
+    }
+}

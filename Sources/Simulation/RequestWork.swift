@@ -1,0 +1,61 @@
+import AdaptiveInference
+import CostModel
+import LLaVAModel
+
+/// A request's predicted cost split at the points where the engine can revise its plan
+/// (`RequestCheckpoint`): what comes before the decoder blocks, one block over the prompt,
+/// the first token's `lm_head`, and one block and the fixed part of each decode step.
+///
+/// Taken from the planner's prediction for the chosen plan (`LatencyPrediction.breakdown`,
+/// calibration included), averaged over the blocks that run: the blocks of a LLaMA decoder
+/// have one shape, so a mean block is what any one of them costs (FastV's shorter sequence
+/// after layer K is averaged in).
+public struct RequestWork: Sendable, Equatable {
+    /// Vision tower, projector and prompt embedding, ms.
+    public var beforeBlocksMs: Double
+    /// One decoder block over the prompt, ms.
+    public var prefillBlockMs: Double
+    /// `lm_head` of the last prompt position, ms.
+    public var firstTokenMs: Double
+    /// One decoder block in one decode step, ms.
+    public var decodeBlockMs: Double
+    /// Embedding and `lm_head` of one decode step, ms.
+    public var decodeStepMs: Double
+    /// Decode steps (new tokens − 1).
+    public var steps: Int
+
+    public init(beforeBlocksMs: Double, prefillBlockMs: Double, firstTokenMs: Double, decodeBlockMs: Double,
+                decodeStepMs: Double, steps: Int) {
+        self.beforeBlocksMs = beforeBlocksMs; self.prefillBlockMs = prefillBlockMs; self.firstTokenMs = firstTokenMs
+        self.decodeBlockMs = decodeBlockMs; self.decodeStepMs = decodeStepMs; self.steps = steps
+    }
+
+    /// The split of `prediction`, a request of `newTokens` generated tokens.
+    public init(prediction p: LatencyPrediction, newTokens: Int) {
+        let blockOps: Set<OpName> = [.llmAttention, .llmMLP, .llmBlock]
+        func ms(_ phase: Phase, _ keep: (OpName) -> Bool) -> Double {
+            p.breakdown.filter { $0.phase == phase && keep($0.op) }.reduce(0) { $0 + $1.ms }
+        }
+        // Block runs: llm.attn's count (or llm.block's when the profile has only whole blocks).
+        func runs(_ phase: Phase) -> Int {
+            let counted = p.breakdown.first { $0.phase == phase && ($0.op == .llmAttention || $0.op == .llmBlock) }
+            return counted?.count ?? 0
+        }
+        steps = max(0, newTokens - 1)
+        let prefillRuns = runs(.prefill), decodeRuns = runs(.decode)
+        prefillBlockMs = prefillRuns > 0 ? ms(.prefill) { blockOps.contains($0) } / Double(prefillRuns) : 0
+        decodeBlockMs = decodeRuns > 0 ? ms(.decode) { blockOps.contains($0) } / Double(decodeRuns) : 0
+        // lm_head of the prompt's last position comes after the blocks; the rest of prefill before.
+        firstTokenMs = ms(.prefill) { $0 == .lmHead }
+        beforeBlocksMs = ms(.prefill) { !blockOps.contains($0) && $0 != .lmHead }
+        decodeStepMs = steps > 0 ? ms(.decode) { !blockOps.contains($0) } / Double(steps) : 0
+    }
+
+    /// The whole request with `blocks` decoder blocks running throughout, ms.
+    public func totalMs(blocks: Int) -> Double {
+        beforeBlocksMs + Double(blocks) * prefillBlockMs + firstTokenMs + Double(steps) * stepMs(blocks: blocks)
+    }
+
+    /// One decode step with `blocks` blocks running, ms.
+    public func stepMs(blocks: Int) -> Double { decodeStepMs + Double(blocks) * decodeBlockMs }
+}
