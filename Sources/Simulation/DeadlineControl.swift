@@ -10,11 +10,14 @@ import LLaVAModel
 /// machine itself drifts (idle requests at 1.1–1.6× their prediction, measured on this VM).
 /// The planner cannot see either coming; the request's own progress shows both.
 ///
-/// The speed estimate is the measured engine time over the predicted work done so far,
-/// shrunk towards `prior` by `priorWeightMs` of pseudo-work (a few blocks' timing is noisy):
-/// `rate = (elapsed + prior · w) / (done + w)`. The request is predicted to finish at
-/// `spent + rate · remaining · (1 + slack)`; while that is over the budget, the running
-/// switchable block with the least important knobs goes.
+/// The speed estimate is the larger of two ratios of measured engine time to predicted work:
+/// since the request started, shrunk towards `prior` by `priorWeightMs` of pseudo-work (a few
+/// blocks' timing is noisy), `(elapsed + prior · w) / (done + w)`; and over the most recent
+/// `windowShare` of the request's work, which sees a burst that began part-way at once (the
+/// whole-request ratio would dilute it with the quiet start). Larger, because running late is
+/// what costs a deadline; a request running fast needs no decision. The request is predicted
+/// to finish at `spent + rate · remaining · (1 + slack)`; while that is over the budget, the
+/// running switchable block with the least important knobs goes.
 public struct DeadlineControl: Sendable {
     public let work: RequestWork
     /// Decoder blocks that may be dropped, least important first.
@@ -28,13 +31,17 @@ public struct DeadlineControl: Sendable {
     public let prior: Double
     public let priorWeightMs: Double
     public let slack: Double
+    /// Predicted work the recent-rate window spans, ms.
+    public let windowMs: Double
     private var last: RequestCheckpoint?
+    /// (elapsed, done) at each checkpoint so far, ms.
+    private var history: [(elapsed: Double, done: Double)] = []
 
     /// `plan` is the plan the request starts with; `order` the planner's knob order (most
     /// important first), whose reverse gives the drop order (a block goes with its most
     /// important knob's rank).
     public init(work: RequestWork, plan: ExecutionPlan, layout: KnobLayout, order: [Int],
-                prior: Double = 1, priorWeightMs: Double? = nil, slack: Double = 0.03) {
+                prior: Double = 1, priorWeightMs: Double? = nil, slack: Double = 0.03, windowShare: Double = 0.15) {
         self.work = work
         running = (0..<layout.totalLayers).map { plan.runsLayer($0, layout: layout) }
         let perLayer = plan.mode == .layers ? 1 : max(1, layout.unitsPerLayer)
@@ -48,6 +55,15 @@ public struct DeadlineControl: Sendable {
         let blocks = running.filter { $0 }.count
         self.priorWeightMs = priorWeightMs ?? 0.25 * work.totalMs(blocks: blocks)
         self.slack = slack
+        windowMs = windowShare * work.totalMs(blocks: blocks)
+    }
+
+    /// How much slower than predicted the request runs now (see the type's notes).
+    public func rate(elapsedMs: Double) -> Double {
+        let overall = (elapsedMs + prior * priorWeightMs) / (doneMs + priorWeightMs)
+        // The latest checkpoint at least a window of work back.
+        guard windowMs > 0, let then = history.last(where: { doneMs - $0.done >= windowMs }) else { return overall }
+        return max(overall, (elapsedMs - then.elapsed) / (doneMs - then.done))
     }
 
     /// Blocks running now.
@@ -59,7 +75,8 @@ public struct DeadlineControl: Sendable {
     public mutating func checkpoint(_ point: RequestCheckpoint, elapsedMs: Double, leftMs: Double) -> [Int] {
         doneMs += executed(since: last, until: point)
         last = point
-        let rate = (elapsedMs + prior * priorWeightMs) / (doneMs + priorWeightMs)
+        history.append((elapsedMs, doneMs))
+        let rate = rate(elapsedMs: elapsedMs)
         var out: [Int] = []
         while rate * remaining(from: point) * (1 + slack) > leftMs,
               let victim = dropOrder.first(where: { running[$0] }) {

@@ -38,12 +38,15 @@ public final class LatencyFeedback: @unchecked Sendable {
 
     /// The factor to multiply a prediction by before comparing it with the budget, for a
     /// request planned at `level`; nil while that state has too few ratios.
-    public func scale(at level: ContentionLevel) -> Double? {
+    public func scale(at level: ContentionLevel) -> Double? { scale(at: level, quantile: quantile) }
+
+    /// The same at another quantile (the deadline guard's floor plans for a higher one).
+    public func scale(at level: ContentionLevel, quantile q: Double) -> Double? {
         let ratios = level.isIdle ? idle : loaded
         guard ratios.count >= minimumSamples else { return nil }
         let sorted = ratios.sorted()
         // Nearest rank, rounded up: conservative on a small window.
-        let rank = min(sorted.count - 1, max(0, Int((quantile * Double(sorted.count)).rounded(.up)) - 1))
+        let rank = min(sorted.count - 1, max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))
         return sorted[rank]
     }
 

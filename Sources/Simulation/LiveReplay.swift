@@ -27,6 +27,9 @@ public final class LiveReplay: @unchecked Sendable {
     /// off part-way when the request runs late (policies with a cost model only; `flops` has
     /// no per-block prediction to guard with).
     public var guardSlack: Double?
+    /// With the guard and `feedback`: the quantile the cheapest plan must fit at
+    /// (`PlanningRequest.floorScale`).
+    public var floorQuantile = 0.98
     private let stopFlag = NSLock()
     private var stopped = false
 
@@ -79,7 +82,8 @@ public final class LiveReplay: @unchecked Sendable {
             do {
                 decision = try planner.decide(PlanningRequest(
                     budgetMs: r.budgetMs, promptTokens: r.promptTokens, hasImage: hasImage, newTokens: r.maxNewTokens,
-                    contention: level, queuedMs: (clock() - r.t) * 1000, measuredScale: feedback?.scale(at: level)))
+                    contention: level, queuedMs: (clock() - r.t) * 1000, measuredScale: feedback?.scale(at: level),
+                    floorScale: guardSlack == nil ? nil : feedback?.scale(at: level, quantile: floorQuantile)))
             } catch {
                 throw SimulationError.badRequest(index: i, reason: "\(error)")
             }

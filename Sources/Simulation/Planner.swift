@@ -28,12 +28,17 @@ public struct PlanningRequest: Sendable {
     /// A measured factor on the cost model's predictions (`LatencyFeedback`); when set it
     /// replaces the fit's static relative margin. Used by `contention-aware` only.
     public var measuredScale: Double?
+    /// With a deadline guard: the (higher) factor the cheapest plan must fit with for the
+    /// request to count as feasible. The guard can shed every switchable block but not the
+    /// prefix, vision tower or decode's fixed part, so that floor must fit a slow run on its
+    /// own, while the chosen k may plan for a typical one. nil: the same factor as every k.
+    public var floorScale: Double?
 
     public init(budgetMs: Double, promptTokens: Int, hasImage: Bool, newTokens: Int,
-                contention: ContentionLevel, queuedMs: Double = 0, measuredScale: Double? = nil) {
+                contention: ContentionLevel, queuedMs: Double = 0, measuredScale: Double? = nil, floorScale: Double? = nil) {
         self.budgetMs = budgetMs; self.promptTokens = promptTokens; self.hasImage = hasImage
         self.newTokens = newTokens; self.contention = contention; self.queuedMs = queuedMs
-        self.measuredScale = measuredScale
+        self.measuredScale = measuredScale; self.floorScale = floorScale
     }
 }
 
@@ -101,7 +106,8 @@ public struct Planner: Sendable {
         case .flops: return try decideFLOPs(request, cache: cache)
         case .profile: return try decideByModel(request, contention: .idle, scale: nil, cache: cache)
         case .contentionAware:
-            return try decideByModel(request, contention: request.contention, scale: request.measuredScale, cache: cache)
+            return try decideByModel(request, contention: request.contention, scale: request.measuredScale,
+                                     floorScale: request.floorScale, cache: cache)
         }
     }
 
@@ -121,17 +127,18 @@ public struct Planner: Sendable {
         try predict(k: k, promptTokens: r.promptTokens, hasImage: r.hasImage, newTokens: r.newTokens, contention: contention, cache: cache)
     }
 
-    private func decideByModel(_ r: PlanningRequest, contention: ContentionLevel, scale: Double?,
+    private func decideByModel(_ r: PlanningRequest, contention: ContentionLevel, scale: Double?, floorScale: Double? = nil,
                                cache shared: PredictionCache?) throws -> PlanDecision {
         let available = r.budgetMs - r.queuedMs
         var cache: [Int: LatencyPrediction] = [:]
-        func fits(_ k: Int) throws -> Bool {
+        func fits(_ k: Int, scale: Double?) throws -> Bool {
             let p = try cache[k] ?? predict(k: k, r, contention: contention, cache: shared)
             cache[k] = p
             return p.totalMs * (scale ?? (1 + max(0, p.relativeMargin))) <= available
         }
+        func fits(_ k: Int) throws -> Bool { try fits(k, scale: scale) }
         let n = totalKnobs
-        guard try fits(0) else {
+        guard try fits(0, scale: floorScale.map { max($0, scale ?? 0) } ?? scale) else {
             return PlanDecision(plan: plan(k: 0), knobs: 0, totalKnobs: n, predictedServiceMs: cache[0]!.totalMs, infeasible: true,
                                 prediction: cache[0])
         }

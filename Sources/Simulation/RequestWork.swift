@@ -49,6 +49,11 @@ public struct RequestWork: Sendable, Equatable {
         firstTokenMs = ms(.prefill) { $0 == .lmHead }
         beforeBlocksMs = ms(.prefill) { !blockOps.contains($0) && $0 != .lmHead }
         decodeStepMs = steps > 0 ? ms(.decode) { !blockOps.contains($0) } / Double(steps) : 0
+        // A predictor without a breakdown (a line in k), or whose total is not the sum of its
+        // parts: the rest counts as work before the blocks, so the total is always kept.
+        let parts = beforeBlocksMs + Double(prefillRuns) * prefillBlockMs + firstTokenMs
+            + Double(steps) * decodeStepMs + Double(decodeRuns) * decodeBlockMs
+        if abs(p.totalMs - parts) > 1e-9 * max(1, p.totalMs) { beforeBlocksMs = max(0, beforeBlocksMs + p.totalMs - parts) }
     }
 
     /// The whole request with `blocks` decoder blocks running throughout, ms.

@@ -108,8 +108,10 @@ struct Replay: ParsableCommand {
     @Option(help: ArgumentHelp("Deadline guard: extra share of the predicted remaining time kept free.", valueName: "fraction"))
     var guardSlack: Double = 0.03
 
-    @Option(help: ArgumentHelp("Live contention-aware, --margin measured: the quantile of the recent engine ÷ predicted ratios planned for.", valueName: "q"))
-    var marginQuantile: Double = 0.98
+    @Option(help: ArgumentHelp(
+        "Live contention-aware, --margin measured: the quantile of the recent engine ÷ predicted ratios a plan's k is chosen with (default 0.98; 0.9 with the deadline guard, whose cheapest plan must still fit at 0.98: the guard can shed the switchable blocks, not the rest).",
+        valueName: "q"))
+    var marginQuantile: Double?
 
     @Option(help: "Engine threads.")
     var threads: Int = 2
@@ -120,7 +122,7 @@ struct Replay: ParsableCommand {
     mutating func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if !(0...1).contains(guardSlack) { throw ValidationError("--guard-slack must be in [0, 1], got \(guardSlack)") }
-        if !(0.5...1).contains(marginQuantile) { throw ValidationError("--margin-quantile must be in [0.5, 1], got \(marginQuantile)") }
+        if let marginQuantile, !(0.5...1).contains(marginQuantile) { throw ValidationError("--margin-quantile must be in [0.5, 1], got \(marginQuantile)") }
         if deadlineGuard == .on && policy == .flops {
             throw ValidationError("--deadline-guard on needs a cost-model policy (profile or contention-aware); flops has no per-block prediction")
         }
@@ -135,8 +137,9 @@ struct Replay: ParsableCommand {
         guard !requestTrace.requests.isEmpty else { throw CLIError(message: "\(requests): no requests") }
         let spec = try ModelSpec.resolve(model, seed: seed)
         let sqlite = resultsDb ?? ((out as NSString).deletingPathExtension + ".sqlite")
-        let liveMargin = !simulate && policy == .contentionAware ? ", margin \(margin.rawValue)" + (margin == .measured ? " q\(marginQuantile)" : "") : ""
         let guardSlack = deadlineGuard.enabled(for: policy) ? self.guardSlack : nil
+        let quantile = marginQuantile ?? (guardSlack == nil ? 0.98 : 0.9)
+        let liveMargin = !simulate && policy == .contentionAware ? ", margin \(margin.rawValue)" + (margin == .measured ? " q\(quantile)" : "") : ""
         let guardNote = guardSlack.map { ", deadline guard (slack \($0))" } ?? ", no deadline guard"
         let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue)\(liveMargin)\(guardNote), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
                         "contention trace \(trace), request trace \(requests), seed \(seed)"]
@@ -194,7 +197,7 @@ struct Replay: ParsableCommand {
         defer { sensor.stopSampling() }
         let replay = LiveReplay(model: loaded, planner: planner, sensor: sensor, seed: seed)
         if oracleContention { replay.traceLevel = { contention.level(at: $0) } }
-        if policy == .contentionAware && margin == .measured { replay.feedback = LatencyFeedback(quantile: marginQuantile) }
+        if policy == .contentionAware && margin == .measured { replay.feedback = LatencyFeedback(quantile: quantile) }
         replay.guardSlack = guardSlack
         let duration = (requestTrace.requests.last?.t ?? 0) + 120
         let load = try BackgroundLoad.start(trace: URL(fileURLWithPath: trace), duration: duration)

@@ -1,5 +1,5 @@
 /// A point inside one request where the engine stops to ask whether to shed work.
-public enum RequestCheckpoint: Sendable, Equatable {
+public enum RequestCheckpoint: Sendable, Hashable {
     /// Before decoder block `layer` runs over the prompt (only blocks after the ones the
     /// scheduler's prefix already ran; the first checkpoint comes after vision and projector).
     case prefillBlock(layer: Int)
