@@ -30,6 +30,9 @@ public final class LiveReplay: @unchecked Sendable {
     /// With the guard and `feedback`: the quantile the cheapest plan must fit at
     /// (`PlanningRequest.floorScale`).
     public var floorQuantile = 0.98
+    /// Do not run requests the planner finds infeasible (admission control); they are
+    /// recorded as `rejected` and the engine moves on to the next request.
+    public var rejectInfeasible = false
     private let stopFlag = NSLock()
     private var stopped = false
 
@@ -86,6 +89,15 @@ public final class LiveReplay: @unchecked Sendable {
                     floorScale: guardSlack == nil ? nil : feedback?.scale(at: level, quantile: floorQuantile)))
             } catch {
                 throw SimulationError.badRequest(index: i, reason: "\(error)")
+            }
+            if rejectInfeasible && decision.infeasible {
+                let row = ReplayResult.rejected(request: i, policy: planner.policy.rawValue, mode: "live", arrivalS: r.t,
+                                                decidedS: clock(), budgetMs: r.budgetMs, promptTokens: r.promptTokens,
+                                                newTokens: r.maxNewTokens, decision: decision, sensed: level)
+                try onResult(row)
+                rows.append(row)
+                progress?(i, row)
+                continue
             }
             let ids = prompt(textTokens: r.promptTokens, hasImage: hasImage, request: i)
             let serviceStartNs = DispatchTime.now().uptimeNanoseconds

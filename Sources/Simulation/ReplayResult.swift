@@ -28,7 +28,8 @@ public struct ReplayResult: Codable, Sendable, Hashable {
     public var totalKnobs: Int
     /// Background load the sensor (live) or the trace (simulated) reported at planning time.
     public var sensed: ContentionLevel
-    /// `met`, `missed`, or `infeasible` (even the cheapest plan was predicted over budget).
+    /// `met`, `missed`, `infeasible` (even the cheapest plan was predicted over budget; it ran)
+    /// or `rejected` (infeasible and not run).
     public var outcome: String
     /// The plan the request ended with, and its knobs: `plan`/`knobs` unless the deadline
     /// guard switched blocks off part-way (`DeadlineGuard`).
@@ -47,8 +48,19 @@ public struct ReplayResult: Codable, Sendable, Hashable {
         self.ranPlan = ranPlan ?? plan; self.ranKnobs = ranKnobs ?? knobs
     }
 
+    /// The row of a request rejected as infeasible at `decidedS` (seconds from the replay's
+    /// start): nothing ran, its latency is the wait before the decision.
+    public static func rejected(request: Int, policy: String, mode: String, arrivalS: Double, decidedS: Double,
+                                budgetMs: Double, promptTokens: Int, newTokens: Int, decision: PlanDecision,
+                                sensed: ContentionLevel) -> ReplayResult {
+        ReplayResult(request: request, policy: policy, mode: mode, arrivalS: arrivalS, startS: decidedS, endS: decidedS,
+                     budgetMs: budgetMs, promptTokens: promptTokens, newTokens: newTokens, latencyMs: (decidedS - arrivalS) * 1000,
+                     serviceMs: 0, predictedMs: decision.predictedServiceMs, plan: decision.plan.description, knobs: decision.knobs,
+                     totalKnobs: decision.totalKnobs, sensed: sensed, outcome: Outcome.rejected.rawValue, ranPlan: "", ranKnobs: 0)
+    }
+
     /// Knobs the deadline guard switched off part-way (0 when the plan ran as chosen).
-    public var droppedKnobs: Int { max(0, knobs - ranKnobs) }
+    public var droppedKnobs: Int { outcome == Outcome.rejected.rawValue ? 0 : max(0, knobs - ranKnobs) }
 
     enum CodingKeys: String, CodingKey {
         case request, policy, mode, arrivalS = "arrival_s", startS = "start_s", endS = "end_s", budgetMs = "budget_ms"

@@ -87,7 +87,7 @@ extension ReplayResult {
             return v
         }
         let outcome = f[17]
-        guard Outcome(rawValue: outcome) != nil else { throw bad(17, "met, missed or infeasible") }
+        guard Outcome(rawValue: outcome) != nil else { throw bad(17, "met, missed, infeasible or rejected") }
         guard !f[1].isEmpty else { throw bad(1, "a policy name") }
         guard f[2] == "live" || f[2] == "simulated" else { throw bad(2, "live or simulated") }
         let row = ReplayResult(
@@ -111,6 +111,12 @@ public enum Outcome: String, Codable, Sendable, CaseIterable {
     case met, missed
     /// Even the cheapest plan was predicted over budget; the cheapest plan ran anyway.
     case infeasible
+    /// Infeasible and not run (`replay --infeasible reject`, admission control): the engine
+    /// stays free for the requests behind it. Its latency is the time it waited to be decided.
+    case rejected
+
+    /// Infeasible, whether it ran or was rejected: not counted in adherence.
+    public var isInfeasible: Bool { self == .infeasible || self == .rejected }
 
     /// Met/missed by measured (or simulated) latency; infeasible when the planner said so.
     public static func of(latencyMs: Double, budgetMs: Double, infeasible: Bool) -> Outcome {

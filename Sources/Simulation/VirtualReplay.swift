@@ -29,6 +29,13 @@ public struct VirtualReplay: Sendable {
     /// When set, requests run under a simulated `DeadlineGuard` with this slack (as
     /// `LiveReplay.guardSlack`).
     public var guardSlack: Double?
+    /// When set, `contention-aware` plans with a margin learnt during the run, as the live
+    /// replay does (`LatencyFeedback` at this quantile over the simulated engine time ÷
+    /// prediction; with the guard, the cheapest plan must fit at `floorQuantile`).
+    public var feedbackQuantile: Double?
+    public var floorQuantile = 0.98
+    /// As `LiveReplay.rejectInfeasible`.
+    public var rejectInfeasible = false
 
     public init(planner: Planner, reference: (any PlanLatencyPredicting)? = nil, contention: ContentionTrace,
                 noise: Bool = false, seed: UInt64 = 1) {
@@ -50,6 +57,7 @@ public struct VirtualReplay: Sendable {
         let planStrings = (0...planner.totalKnobs).map { planner.plan(k: $0).description }
         var rng = SplitMix64(seed: seed)
         var free = 0.0
+        let feedback = planner.policy == .contentionAware ? feedbackQuantile.map { LatencyFeedback(quantile: $0) } : nil
         var rows: [ReplayResult] = []
         rows.reserveCapacity(requests.count)
         for (i, r) in requests.enumerated() {
@@ -59,10 +67,20 @@ public struct VirtualReplay: Sendable {
             let decision: PlanDecision
             do {
                 decision = try planner.decide(PlanningRequest(budgetMs: r.budgetMs, promptTokens: r.promptTokens, hasImage: hasImage,
-                                                              newTokens: r.maxNewTokens, contention: level, queuedMs: (start - r.t) * 1000),
+                                                              newTokens: r.maxNewTokens, contention: level, queuedMs: (start - r.t) * 1000,
+                                                              measuredScale: feedback?.scale(at: level),
+                                                              floorScale: guardSlack == nil ? nil : feedback?.scale(at: level, quantile: floorQuantile)),
                                               cache: planCache)
             } catch {
                 throw SimulationError.badRequest(index: i, reason: "\(error)")
+            }
+            if rejectInfeasible && decision.infeasible {
+                let row = ReplayResult.rejected(request: i, policy: planner.policy.rawValue, mode: "simulated", arrivalS: r.t,
+                                                decidedS: start, budgetMs: r.budgetMs, promptTokens: r.promptTokens,
+                                                newTokens: r.maxNewTokens, decision: decision, sensed: level)
+                try onResult?(row)
+                rows.append(row)
+                continue
             }
             let truth = try referencePlanner.predict(k: decision.knobs, promptTokens: r.promptTokens, hasImage: hasImage,
                                                      newTokens: r.maxNewTokens, contention: level, cache: referenceCache)
@@ -90,6 +108,7 @@ public struct VirtualReplay: Sendable {
             let end = try serve(RequestWork(prediction: truth, newTokens: r.maxNewTokens), plan: decision.plan, ratio: ratio,
                                 start: start, arrival: r.t, budgetMs: r.budgetMs, control: &control, slowdown: slowdown)
             let serviceMs = (end - start) * 1000
+            feedback?.record(measuredMs: serviceMs, predictedMs: control?.finish() ?? decision.predictedServiceMs, plannedAt: level)
             let ran = control.flatMap { $0.dropped.isEmpty ? nil : $0 }.map { c -> ExecutionPlan in
                 var p = decision.plan
                 for layer in c.dropped { p.switchOff(layer: layer, layout: planner.layout) }

@@ -55,7 +55,7 @@ public struct HTMLReport {
             h += "<p class=\"note\">\(group.adherence.met) of \(group.adherence.total) feasible requests within budget, "
                 + "\(group.infeasible) infeasible; claim \(escape(group.claim)). "
                 + "<span style=\"color:#1e8e3e\">●</span> met <span style=\"color:#d93025\">●</span> missed "
-                + "<span style=\"color:#e8a317\">●</span> infeasible.</p>\n"
+                + "<span style=\"color:#e8a317\">●</span> infeasible (rejected requests did not run and are not drawn).</p>\n"
             h += TimelineChart(rows: groupRows, contention: contention, contentionSource: source).svg + "\n"
         }
         h += missList
@@ -82,19 +82,20 @@ public struct HTMLReport {
     private var comparisonTable: String {
         var h = "<h2>Policies</h2>\n<table><tr><th class=\"l\">policy</th><th class=\"l\">mode</th><th>requests</th>"
             + "<th>infeasible</th><th>met</th><th>missed</th><th>met share</th><th class=\"l\">adherence it can claim</th><th>verdict</th>"
-            + "<th>P50</th><th>P90</th><th>P99</th><th>utilisation</th><th>knobs on</th><th>pred. err.</th></tr>\n"
+            + "<th>P50</th><th>P90</th><th>P99</th><th>utilisation</th><th>knobs on</th><th>guard shed</th><th>pred. err.</th></tr>\n"
         for (i, g) in report.groups.enumerated() {
             h += "<tr\(i == report.decidingGroup ? " class=\"deciding\"" : "")><td class=\"l\">\(escape(g.policy))</td>"
                 + "<td class=\"l\">\(escape(g.mode))</td><td>\(g.requests)</td><td>\(g.infeasible)</td>"
                 + "<td>\(g.adherence.met)</td><td>\(g.adherence.misses)</td><td>\(pct(g.adherence.metShare, 2))</td>"
                 + "<td class=\"l\">\(escape(g.claim.replacingOccurrences(of: " with ", with: " (") + ")"))</td><td>\(g.verdict == .undecided ? "too few" : verdictWord(g.verdict))</td>"
                 + (g.adherence.total == 0  // no feasible request: nothing to take percentiles of
-                    ? "<td>–</td><td>–</td><td>–</td><td>–</td><td>–</td>"
+                    ? "<td>–</td><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td>"
                     : "<td>\(ratio(g.p50))</td><td>\(ratio(g.p90))</td><td>\(ratio(g.p99))</td>"
-                        + "<td>\(pct(g.utilisation, 1))</td><td>\(pct(g.meanKnobFraction, 0))</td>")
+                        + "<td>\(pct(g.utilisation, 1))</td><td>\(pct(g.meanKnobFraction, 0))</td><td>\(pct(g.guardShedShare, 1))</td>")
                 + "<td>\(pct(g.predictionError, 1))</td></tr>\n"
         }
         h += "</table>\n<p class=\"note\">P50/P90/P99 are of latency/budget (1.00 = exactly on budget). "
+            + "Knobs on: as the requests ran. Guard shed: requests in which the deadline guard switched blocks off part-way. "
             + "Pred. error: mean |predicted − measured| / measured engine time.</p>\n"
         return h
     }
@@ -111,7 +112,7 @@ public struct HTMLReport {
     }
 
     private var missList: String {
-        let misses = rows.filter { !$0.withinBudget || $0.outcome == Outcome.infeasible.rawValue }
+        let misses = rows.filter { !$0.withinBudget || (Outcome(rawValue: $0.outcome)?.isInfeasible ?? false) }
         var h = "<h2>Misses and infeasible requests (\(misses.count))</h2>\n"
         guard !misses.isEmpty else { return h + "<p>None: every request met its budget.</p>\n" }
         h += "<table><tr><th class=\"l\">policy</th><th class=\"l\">mode</th><th>request</th><th>arrival s</th><th>budget ms</th>"
@@ -123,7 +124,7 @@ public struct HTMLReport {
                 + "<td>\(String(format: "%.2f", r.arrivalS))</td><td>\(String(format: "%.1f", r.budgetMs))</td>"
                 + "<td>\(String(format: "%.1f", r.latencyMs))</td><td>\(pct(r.latencyMs / r.budgetMs - 1, 1))</td>"
                 + "<td>\(String(format: "%.1f", queued))</td><td>\(String(format: "%.1f", r.predictedMs))</td>"
-                + "<td class=\"l\">\(escape(r.sensed.description))</td><td>\(r.knobs)/\(r.totalKnobs)</td>"
+                + "<td class=\"l\">\(escape(r.sensed.description))</td><td>\(r.ranKnobs == r.knobs ? "" : "\(r.ranKnobs) of ")\(r.knobs)/\(r.totalKnobs)</td>"
                 + "<td class=\"l\">\(escape(r.outcome))</td><td class=\"l\"><code>\(escape(r.plan))</code></td></tr>\n"
         }
         h += "</table>\n"

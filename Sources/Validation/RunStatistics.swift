@@ -12,7 +12,9 @@ public struct RunStatistics: Codable, Sendable {
     /// Counted apart: they are not in `adherence`, and `infeasibleWithinBudget` says how many of
     /// them still made it.
     public var infeasible: Int
+    /// Of those, run anyway and within budget; and not run at all (`rejected`).
     public var infeasibleWithinBudget: Int
+    public var rejected: Int
     /// Adherence over the feasible requests (met = measured latency ≤ budget).
     public var adherence: Adherence
     public var verdict: Verdict
@@ -26,15 +28,19 @@ public struct RunStatistics: Codable, Sendable {
     /// Mean latency/budget of the requests that met their budget: how much of the budget the
     /// schedule used (1.0 would be perfect packing).
     public var utilisation: Double
-    /// Mean enabled knobs / total knobs over feasible requests.
+    /// Mean enabled knobs / total knobs over feasible requests, as they ran (after any blocks
+    /// the deadline guard switched off).
     public var meanKnobFraction: Double
+    /// Share of feasible requests in which the deadline guard switched blocks off part-way.
+    public var guardShedShare: Double
     /// Mean |predicted − measured| / measured service time, over every request.
     public var predictionError: Double
 
     enum CodingKeys: String, CodingKey {
-        case policy, mode, requests, infeasible, infeasibleWithinBudget = "infeasible_within_budget", adherence, verdict
+        case policy, mode, requests, infeasible, infeasibleWithinBudget = "infeasible_within_budget", rejected, adherence, verdict
         case claim, requestsToPass = "requests_to_pass", p50 = "p50_latency_over_budget", p90 = "p90_latency_over_budget"
         case p99 = "p99_latency_over_budget", utilisation = "budget_utilisation", meanKnobFraction = "mean_knob_fraction"
+        case guardShedShare = "guard_shed_share"
         case predictionError = "prediction_error"
     }
 
@@ -42,10 +48,11 @@ public struct RunStatistics: Codable, Sendable {
         self.policy = policy
         self.mode = mode
         requests = rows.count
-        let infeasibleRows = rows.filter { $0.outcome == Outcome.infeasible.rawValue }
-        infeasible = infeasibleRows.count
-        infeasibleWithinBudget = infeasibleRows.filter(\.withinBudget).count
-        let feasible = rows.filter { $0.outcome != Outcome.infeasible.rawValue }
+        let isInfeasible = { (r: ReplayResult) in Outcome(rawValue: r.outcome)?.isInfeasible ?? false }
+        infeasible = rows.filter(isInfeasible).count
+        infeasibleWithinBudget = rows.filter { $0.outcome == Outcome.infeasible.rawValue && $0.withinBudget }.count
+        rejected = rows.filter { $0.outcome == Outcome.rejected.rawValue }.count
+        let feasible = rows.filter { !isInfeasible($0) }
         adherence = Adherence(met: feasible.filter(\.withinBudget).count, total: feasible.count,
                               target: target, confidence: confidence)
         verdict = adherence.verdict
@@ -57,8 +64,9 @@ public struct RunStatistics: Codable, Sendable {
         p99 = Self.quantile(ratios, 0.99)
         let metRatios = feasible.filter(\.withinBudget).map { $0.latencyMs / $0.budgetMs }
         utilisation = metRatios.isEmpty ? 0 : metRatios.reduce(0, +) / Double(metRatios.count)
-        let fractions = feasible.map { $0.totalKnobs == 0 ? 1 : Double($0.knobs) / Double($0.totalKnobs) }
+        let fractions = feasible.map { $0.totalKnobs == 0 ? 1 : Double($0.ranKnobs) / Double($0.totalKnobs) }
         meanKnobFraction = fractions.isEmpty ? 0 : fractions.reduce(0, +) / Double(fractions.count)
+        guardShedShare = feasible.isEmpty ? 0 : Double(feasible.filter { $0.droppedKnobs > 0 }.count) / Double(feasible.count)
         let errors = rows.filter { $0.serviceMs > 0 }.map { abs($0.predictedMs - $0.serviceMs) / $0.serviceMs }
         predictionError = errors.isEmpty ? 0 : errors.reduce(0, +) / Double(errors.count)
     }

@@ -41,7 +41,7 @@ struct TimelineChart {
             s += "<line x1=\"\(f(cx - 2.5))\" x2=\"\(f(cx + 2.5))\" y1=\"\(f(yMs(r.budgetMs)))\" y2=\"\(f(yMs(r.budgetMs)))\" stroke=\"#9aa0a6\" stroke-width=\"1.5\"/>"
         }
         s += "\n"
-        for r in rows {
+        for r in rows where r.outcome != Outcome.rejected.rawValue {
             let color: String
             switch r.outcome {
             case Outcome.infeasible.rawValue: color = "#e8a317"

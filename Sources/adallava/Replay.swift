@@ -19,8 +19,16 @@ struct Replay: ParsableCommand {
         blind to contention and queueing
           profile           cost model at idle, plus queueing and the model's safety margin
           contention-aware  cost model under the contention sensed now, plus queueing and margin
-        A budget below the cheapest plan's prediction is recorded as `infeasible` (the cheapest \
-        plan still runs), not as a silent miss.
+        A budget below the cheapest plan's prediction is never a silent miss: by default the \
+        request is `rejected` and not run, leaving the engine to the requests behind it \
+        (--infeasible run runs the cheapest plan anyway and records `infeasible`).
+
+        DEADLINE GUARD (contention-aware by default, --deadline-guard): the plan is revised while \
+        the request runs. Before each decoder block and each decode step the engine's time so far \
+        is compared with the predicted work done (over the whole request and over its most recent \
+        15%, whichever is slower); when the rest would end past the budget, the switchable \
+        blocks with the least important knobs are switched off for the rest of the request. \
+        Columns ran_plan and ran_knobs record what ran.
 
         LIVE (default): the engine (--model, synthetic weights for a preset) runs each request at \
         its arrival, or when it frees up (FIFO, one at a time), while `adallava stress` replays \
@@ -29,8 +37,8 @@ struct Replay: ParsableCommand {
         load; every completed row is already on disk.
 
         --simulate: discrete-event virtual time with the same queueing; a request's engine time \
-        is the cost model's prediction for its plan under the trace's contention at its start \
-        (--noise adds seeded residual noise). Predictions are cached per (plan, prompt length, \
+        is the cost model's prediction for its plan, block by block and step by step under the \
+        trace's contention at each moment (--noise adds seeded residual noise). Predictions are cached per (plan, prompt length, \
         contention level), so a replay runs at 10⁴–10⁵+ requests per second; the rate is printed.
 
         One row per request — arrival, start and end times, budget, latency, engine time, \
@@ -96,7 +104,7 @@ struct Replay: ParsableCommand {
     var oracleContention = false
 
     @Option(help: ArgumentHelp(
-        "Live contention-aware: the safety margin. measured = a high quantile of the last 50 requests' engine time ÷ prediction (kept apart for idle and loaded), the fit's static margin until 8 are in; static = the fit's margin only.",
+        "Contention-aware: the safety margin. measured = a high quantile of the last 50 requests' engine time ÷ prediction (live: measured; simulated: the simulated engine time), kept apart for idle and loaded, the fit's static margin until 8 are in; static = the fit's margin only.",
         valueName: "measured|static"))
     var margin: MarginSource = .measured
 
@@ -109,9 +117,14 @@ struct Replay: ParsableCommand {
     var guardSlack: Double = 0.03
 
     @Option(help: ArgumentHelp(
-        "Live contention-aware, --margin measured: the quantile of the recent engine ÷ predicted ratios a plan's k is chosen with (default 0.98; 0.9 with the deadline guard, whose cheapest plan must still fit at 0.98: the guard can shed the switchable blocks, not the rest).",
+        "Contention-aware, --margin measured: the quantile of the recent engine ÷ predicted ratios a plan's k is chosen with (default 0.98; 0.9 with the deadline guard, whose cheapest plan must still fit at 0.98: the guard can shed the switchable blocks, not the rest).",
         valueName: "q"))
     var marginQuantile: Double?
+
+    @Option(help: ArgumentHelp(
+        "A request whose budget even the cheapest plan is predicted to miss: reject = record it as `rejected` and do not run it (admission control: the engine stays free for the requests behind it); run = run the cheapest plan anyway and record `infeasible`.",
+        valueName: "reject|run"))
+    var infeasible: InfeasibleHandling = .reject
 
     @Option(help: "Engine threads.")
     var threads: Int = 2
@@ -139,9 +152,9 @@ struct Replay: ParsableCommand {
         let sqlite = resultsDb ?? ((out as NSString).deletingPathExtension + ".sqlite")
         let guardSlack = deadlineGuard.enabled(for: policy) ? self.guardSlack : nil
         let quantile = marginQuantile ?? (guardSlack == nil ? 0.98 : 0.9)
-        let liveMargin = !simulate && policy == .contentionAware ? ", margin \(margin.rawValue)" + (margin == .measured ? " q\(quantile)" : "") : ""
+        let liveMargin = policy == .contentionAware ? ", margin \(margin.rawValue)" + (margin == .measured ? " q\(quantile)" : "") : ""
         let guardNote = guardSlack.map { ", deadline guard (slack \($0))" } ?? ", no deadline guard"
-        let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue)\(liveMargin)\(guardNote), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
+        let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue)\(liveMargin)\(guardNote), infeasible \(infeasible.rawValue), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
                         "contention trace \(trace), request trace \(requests), seed \(seed)"]
         var loaded: LlavaModel?
         if quickProfile != nil || !simulate {
@@ -179,6 +192,8 @@ struct Replay: ParsableCommand {
             var virtual = VirtualReplay(planner: planner, contention: contention, noise: noise, seed: seed)
             virtual.residuals = (predictor as? CostModel)?.requestCalibration
             virtual.guardSlack = guardSlack
+            virtual.rejectInfeasible = infeasible == .reject
+            if margin == .measured { virtual.feedbackQuantile = quantile }
             let rows = try virtual.run(requestTrace.requests)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             progress(String(format: "simulated %d requests in %.3f s (%.0f requests/s)", rows.count, seconds, Double(rows.count) / seconds))
@@ -199,6 +214,7 @@ struct Replay: ParsableCommand {
         if oracleContention { replay.traceLevel = { contention.level(at: $0) } }
         if policy == .contentionAware && margin == .measured { replay.feedback = LatencyFeedback(quantile: quantile) }
         replay.guardSlack = guardSlack
+        replay.rejectInfeasible = infeasible == .reject
         let duration = (requestTrace.requests.last?.t ?? 0) + 120
         let load = try BackgroundLoad.start(trace: URL(fileURLWithPath: trace), duration: duration)
         defer { _ = load.stop() }
@@ -252,7 +268,8 @@ struct Replay: ParsableCommand {
 
     private func summarise(_ rows: [ReplayResult], out: String, sqlite: String) {
         let count = { (o: Outcome) in rows.filter { $0.outcome == o.rawValue }.count }
-        print("\(rows.count) requests: \(count(.met)) met, \(count(.missed)) missed, \(count(.infeasible)) infeasible → \(out) (and \(sqlite))")
+        let rejected = count(.rejected) > 0 ? " (\(count(.rejected)) rejected unrun)" : ""
+        print("\(rows.count) requests: \(count(.met)) met, \(count(.missed)) missed, \(count(.infeasible) + count(.rejected)) infeasible\(rejected) → \(out) (and \(sqlite))")
         let shed = rows.filter { $0.droppedKnobs > 0 }
         if !shed.isEmpty {
             print("deadline guard: \(shed.count) requests switched blocks off part-way (\(shed.reduce(0) { $0 + $1.droppedKnobs }) knobs in all)")
@@ -283,6 +300,11 @@ final class InterruptHandler: @unchecked Sendable {
         source.cancel()
         signal(SIGINT, SIG_DFL)
     }
+}
+
+/// What happens to a request no plan is predicted to fit.
+enum InfeasibleHandling: String, ExpressibleByArgument, CaseIterable {
+    case reject, run
 }
 
 /// Whether requests run under the deadline guard (`DeadlineGuard`).

@@ -114,7 +114,7 @@ struct ReplayCLITests {
         #expect(r.status == 0, "\(r.stderr)")
         let csv = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }
         #expect(csv.count == 7)
-        #expect(csv[1].contains(",infeasible,"))  // a 0.001 ms budget
+        #expect(csv[1].contains(",rejected,"))  // a 0.001 ms budget: not run by default
         #expect(FileManager.default.fileExists(atPath: dir + "/out.sqlite"))
         let v = try CLI.run(["validate", "--results", out])
         #expect(v.stdout.contains("1 infeasible"), "\(v.stdout)")

@@ -23,6 +23,21 @@ struct VirtualReplayTests {
         #expect(rows.allSatisfy { $0.mode == "simulated" && $0.outcome == "met" && $0.knobs == $0.totalKnobs })
     }
 
+    @Test("an infeasible request is rejected unrun by choice, and the engine stays free for the next one")
+    func rejectInfeasible() throws {
+        let requests = [TraceRequest(t: 0, budgetMs: 0.001, promptTokens: 8, maxNewTokens: 4),
+                        TraceRequest(t: 0, budgetMs: 1e6, promptTokens: 8, maxNewTokens: 4)]
+        var replay = VirtualReplay(planner: TinyFixture.planner(.contentionAware), contention: quiet)
+        let ran = try replay.run(requests)
+        #expect(ran[0].outcome == "infeasible" && ran[0].serviceMs > 0)
+        #expect(ran[1].startS == ran[0].endS)
+        replay.rejectInfeasible = true
+        let rejected = try replay.run(requests)
+        #expect(rejected[0].outcome == "rejected" && rejected[0].serviceMs == 0 && rejected[0].ranKnobs == 0)
+        #expect(rejected[0].droppedKnobs == 0 && rejected[0].ranPlan.isEmpty)
+        #expect(rejected[1].startS == 0 && rejected[1].outcome == "met")
+    }
+
     @Test("engine time follows the trace's contention at the request's start")
     func contentionAtStart() throws {
         let trace = ContentionTrace(points: [ContentionPoint(t: 0, level: .idle),

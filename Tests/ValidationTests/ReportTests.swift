@@ -29,6 +29,21 @@ struct ReportTests {
         #expect(s.infeasibleWithinBudget == 1)
         #expect(s.adherence.total == 11 && s.adherence.met == 10)
         #expect(abs(s.utilisation - 0.8) < 1e-12)
+        // A rejected request did not run: infeasible, never "within budget", not in adherence.
+        rows.append(row(13, latency: 5, budget: 100, outcome: .rejected))
+        let r = RunStatistics(policy: "p", mode: "live", rows: rows, target: 0.99, confidence: 0.99)
+        #expect(r.infeasible == 3 && r.rejected == 1 && r.infeasibleWithinBudget == 1)
+        #expect(r.adherence.total == 11)
+    }
+
+    @Test("knobs on counts what ran; guard shed is the share of feasible requests that shed blocks")
+    func guardColumns() {
+        var rows = (0..<4).map { row($0, latency: 80, budget: 100) }   // 2 of 4 knobs each
+        rows[0].ranKnobs = 0
+        rows[0].ranPlan = "L:0000"
+        let s = RunStatistics(policy: "p", mode: "live", rows: rows, target: 0.99, confidence: 0.99)
+        #expect(abs(s.meanKnobFraction - 0.375) < 1e-12)   // (0 + 2 + 2 + 2) / 4 / 4
+        #expect(abs(s.guardShedShare - 0.25) < 1e-12)
     }
 
     @Test("percentiles of latency/budget follow GSL's interpolation")
