@@ -29,7 +29,7 @@ public final class LiveReplay: @unchecked Sendable {
     public var guardSlack: Double?
     /// With the guard and `feedback`: the quantile the cheapest plan must fit at
     /// (`PlanningRequest.floorScale`).
-    public var floorQuantile = 0.98
+    public var floorQuantile = 1.0
     /// Do not run requests the planner finds infeasible (admission control); they are
     /// recorded as `rejected` and the engine moves on to the next request.
     public var rejectInfeasible = false

@@ -33,7 +33,7 @@ public struct VirtualReplay: Sendable {
     /// replay does (`LatencyFeedback` at this quantile over the simulated engine time ÷
     /// prediction; with the guard, the cheapest plan must fit at `floorQuantile`).
     public var feedbackQuantile: Double?
-    public var floorQuantile = 0.98
+    public var floorQuantile = 1.0
     /// As `LiveReplay.rejectInfeasible`.
     public var rejectInfeasible = false
 

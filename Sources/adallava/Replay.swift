@@ -117,9 +117,14 @@ struct Replay: ParsableCommand {
     var guardSlack: Double = 0.03
 
     @Option(help: ArgumentHelp(
-        "Contention-aware, --margin measured: the quantile of the recent engine ÷ predicted ratios a plan's k is chosen with (default 0.98; 0.9 with the deadline guard, whose cheapest plan must still fit at 0.98: the guard can shed the switchable blocks, not the rest).",
+        "Contention-aware, --margin measured: the quantile of the recent engine ÷ predicted ratios a plan's k is chosen with (default 0.98; 0.5 with the deadline guard, which sheds blocks when a request runs slower than that, while its cheapest plan must still fit at --floor-quantile: the guard can shed the switchable blocks, not the rest).",
         valueName: "q"))
     var marginQuantile: Double?
+
+    @Option(help: ArgumentHelp(
+        "Contention-aware with the deadline guard and --margin measured: the quantile of the recent engine ÷ predicted ratios the cheapest plan must fit at for a request to be feasible (1 = the slowest of the window).",
+        valueName: "q"))
+    var floorQuantile: Double = 1
 
     @Option(help: ArgumentHelp(
         "A request whose budget even the cheapest plan is predicted to miss: reject = record it as `rejected` and do not run it (admission control: the engine stays free for the requests behind it); run = run the cheapest plan anyway and record `infeasible`.",
@@ -135,6 +140,7 @@ struct Replay: ParsableCommand {
     mutating func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if !(0...1).contains(guardSlack) { throw ValidationError("--guard-slack must be in [0, 1], got \(guardSlack)") }
+        if !(0.5...1).contains(floorQuantile) { throw ValidationError("--floor-quantile must be in [0.5, 1], got \(floorQuantile)") }
         if let marginQuantile, !(0.5...1).contains(marginQuantile) { throw ValidationError("--margin-quantile must be in [0.5, 1], got \(marginQuantile)") }
         if deadlineGuard == .on && policy == .flops {
             throw ValidationError("--deadline-guard on needs a cost-model policy (profile or contention-aware); flops has no per-block prediction")
@@ -151,8 +157,9 @@ struct Replay: ParsableCommand {
         let spec = try ModelSpec.resolve(model, seed: seed)
         let sqlite = resultsDb ?? ((out as NSString).deletingPathExtension + ".sqlite")
         let guardSlack = deadlineGuard.enabled(for: policy) ? self.guardSlack : nil
-        let quantile = marginQuantile ?? (guardSlack == nil ? 0.98 : 0.9)
-        let liveMargin = policy == .contentionAware ? ", margin \(margin.rawValue)" + (margin == .measured ? " q\(quantile)" : "") : ""
+        // With the guard, k is planned for a typical run (the median) and the guard takes the tail.
+        let quantile = marginQuantile ?? (guardSlack == nil ? 0.98 : 0.5)
+        let liveMargin = policy == .contentionAware ? ", margin \(margin.rawValue)" + (margin == .measured ? " q\(quantile)" + (guardSlack == nil ? "" : ", floor q\(floorQuantile)") : "") : ""
         let guardNote = guardSlack.map { ", deadline guard (slack \($0))" } ?? ", no deadline guard"
         let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue)\(liveMargin)\(guardNote), infeasible \(infeasible.rawValue), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
                         "contention trace \(trace), request trace \(requests), seed \(seed)"]
@@ -193,6 +200,7 @@ struct Replay: ParsableCommand {
             virtual.residuals = (predictor as? CostModel)?.requestCalibration
             virtual.guardSlack = guardSlack
             virtual.rejectInfeasible = infeasible == .reject
+            virtual.floorQuantile = floorQuantile
             if margin == .measured { virtual.feedbackQuantile = quantile }
             let rows = try virtual.run(requestTrace.requests)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
@@ -215,6 +223,7 @@ struct Replay: ParsableCommand {
         if policy == .contentionAware && margin == .measured { replay.feedback = LatencyFeedback(quantile: quantile) }
         replay.guardSlack = guardSlack
         replay.rejectInfeasible = infeasible == .reject
+        replay.floorQuantile = floorQuantile
         let duration = (requestTrace.requests.last?.t ?? 0) + 120
         let load = try BackgroundLoad.start(trace: URL(fileURLWithPath: trace), duration: duration)
         defer { _ = load.stop() }
