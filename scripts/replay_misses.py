@@ -54,10 +54,17 @@ def main():
         print(f"  {c:12s} {len(ids):3d}  requests {' '.join(ids)}")
     onset = sum(1 for r in results if not level(trace, float(r['start_s'])) and level(trace, float(r['end_s'])))
     print(f"requests that start at idle and end in a burst: {onset} of {len(results)} ({100 * onset / len(results):.1f}%)")
+    shed = [r for r in results if r['outcome'] != 'rejected' and int(r.get('ran_knobs') or r['knobs']) < int(r['knobs'])]
+    if shed:
+        print(f"deadline guard shed blocks in {len(shed)} requests: "
+              f"{sum(1 for r in shed if float(r['latency_ms']) <= float(r['budget_ms']))} of them met their budget")
+    # Engine time against the prediction for the plan as chosen: requests that ran it whole
+    # (not rejected, nothing shed, so the prediction is for what ran).
+    whole = [r for r in results if r['outcome'] != 'rejected' and r not in shed]
     ratio = lambda r: float(r['service_ms']) / float(r['predicted_ms'])
-    idle = [ratio(r) for r in results if not level(trace, float(r['start_s'])) and not level(trace, float(r['end_s']))
+    idle = [ratio(r) for r in whole if not level(trace, float(r['start_s'])) and not level(trace, float(r['end_s']))
             and float(r['sensed_cpu_cores']) == 0]
-    busy = [ratio(r) for r in results if float(r['sensed_cpu_cores']) > 0]
+    busy = [ratio(r) for r in whole if float(r['sensed_cpu_cores']) > 0]
     if idle:
         print("engine time / prediction, idle throughout:", quantiles(idle))
     if busy:

@@ -19,6 +19,9 @@ struct LatencyFeedbackTests {
         // Only the last 10 (2.10…2.19) remain; ⌈0.9·10⌉ = 9th = 2.18.
         #expect(abs(f.scale(at: busy)! - 2.18) < 1e-12)
         #expect(abs(f.scale(at: .idle)! - 1.4) < 1e-12)
+        // Other quantiles of the same window: the median (the guard's k) and the slowest (its floor).
+        #expect(abs(f.scale(at: .idle, quantile: 0.5)! - 1.2) < 1e-12)
+        #expect(abs(f.scale(at: busy, quantile: 1)! - 2.19) < 1e-12)
     }
 
     @Test("nonsense measurements are ignored, never a crash")
