@@ -141,7 +141,7 @@ struct Replay: ParsableCommand {
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if !(0...1).contains(guardSlack) { throw ValidationError("--guard-slack must be in [0, 1], got \(guardSlack)") }
         if !(0.5...1).contains(floorQuantile) { throw ValidationError("--floor-quantile must be in [0.5, 1], got \(floorQuantile)") }
-        if let marginQuantile, !(0.5...1).contains(marginQuantile) { throw ValidationError("--margin-quantile must be in [0.5, 1], got \(marginQuantile)") }
+        if let marginQuantile, !(0...1).contains(marginQuantile) { throw ValidationError("--margin-quantile must be in [0, 1], got \(marginQuantile)") }
         if deadlineGuard == .on && policy == .flops {
             throw ValidationError("--deadline-guard on needs a cost-model policy (profile or contention-aware); flops has no per-block prediction")
         }

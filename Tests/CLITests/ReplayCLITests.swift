@@ -88,7 +88,7 @@ struct ReplayCLITests {
           arguments: [(["--deadline-guard", "on", "--policy", "flops"], "--deadline-guard on"),
                       (["--deadline-guard", "maybe"], "--deadline-guard"),
                       (["--guard-slack", "1.5"], "--guard-slack"),
-                      (["--margin-quantile", "0.2"], "--margin-quantile")])
+                      (["--margin-quantile", "1.2"], "--margin-quantile")])
     func badGuardOptions(extra: [String], named: String) throws {
         let dir = try CLI.tempDirectory()
         let trace = dir + "/c.csv", requests = dir + "/r.csv"
