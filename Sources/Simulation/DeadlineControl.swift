@@ -39,7 +39,8 @@ public struct DeadlineControl: Sendable {
 
     /// `plan` is the plan the request starts with; `order` the planner's knob order (most
     /// important first), whose reverse gives the drop order (a block goes with its most
-    /// important knob's rank).
+    /// important knob's rank). `prior` is the speed assumed before the request shows its own
+    /// (the replays pass the recent requests' median engine ÷ predicted ratio).
     public init(work: RequestWork, plan: ExecutionPlan, layout: KnobLayout, order: [Int],
                 prior: Double = 1, priorWeightMs: Double? = nil, slack: Double = 0.03, windowShare: Double = 0.15) {
         self.work = work

@@ -105,7 +105,8 @@ public final class LiveReplay: @unchecked Sendable {
             let guardian = guardSlack.flatMap { slack in
                 decision.prediction.map { p in
                     DeadlineGuard(control: DeadlineControl(work: RequestWork(prediction: p, newTokens: r.maxNewTokens), plan: decision.plan,
-                                                           layout: planner.layout, order: planner.order, slack: slack),
+                                                           layout: planner.layout, order: planner.order,
+                                                           prior: feedback?.scale(at: level, quantile: 0.5) ?? 1, slack: slack),
                                   budgetMs: r.budgetMs, arrivalNs: t0 + UInt64(r.t * 1e9), serviceStartNs: serviceStartNs)
                 }
             }

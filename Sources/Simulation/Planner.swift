@@ -32,6 +32,7 @@ public struct PlanningRequest: Sendable {
     /// request to count as feasible. The guard can shed every switchable block but not the
     /// prefix, vision tower or decode's fixed part, so that floor must fit a slow run on its
     /// own, while the chosen k may plan for a typical one. nil: the same factor as every k.
+    /// The planner uses the larger of this and the fit's static margin (`relativeMargin`).
     public var floorScale: Double?
 
     public init(budgetMs: Double, promptTokens: Int, hasImage: Bool, newTokens: Int,
@@ -138,7 +139,12 @@ public struct Planner: Sendable {
         }
         func fits(_ k: Int) throws -> Bool { try fits(k, scale: scale) }
         let n = totalKnobs
-        guard try fits(0, scale: floorScale.map { max($0, scale ?? 0) } ?? scale) else {
+        // The floor is never below the fit's own margin either: a measured window of a few
+        // requests can miss the tail the profile's whole requests showed.
+        let floor = try floorScale.map { f in
+            max(f, scale ?? 0, 1 + max(0, try predict(k: 0, r, contention: contention, cache: shared).relativeMargin))
+        }
+        guard try fits(0, scale: floor ?? scale) else {
             return PlanDecision(plan: plan(k: 0), knobs: 0, totalKnobs: n, predictedServiceMs: cache[0]!.totalMs, infeasible: true,
                                 prediction: cache[0])
         }

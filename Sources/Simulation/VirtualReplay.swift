@@ -93,7 +93,8 @@ public struct VirtualReplay: Sendable {
             var control = guardSlack.flatMap { slack in
                 decision.prediction.map { p in
                     DeadlineControl(work: RequestWork(prediction: p, newTokens: r.maxNewTokens), plan: decision.plan,
-                                    layout: planner.layout, order: planner.order, slack: slack)
+                                    layout: planner.layout, order: planner.order,
+                                    prior: feedback?.scale(at: level, quantile: 0.5) ?? 1, slack: slack)
                 }
             }
             // The reference's time for the same plan under the level at `t`, relative to the

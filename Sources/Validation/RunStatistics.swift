@@ -90,17 +90,29 @@ public struct SimulationAgreement: Codable, Sendable {
     public var p99Simulated: Double
     public var p99Live: Double
     public var p99RelativeDifference: Double
+    /// The same over each run's own feasible requests (the groups' P99 columns): the two runs
+    /// need not find the same requests feasible, and this compares what each promised to meet.
+    public var p99FeasibleSimulated: Double
+    public var p99FeasibleLive: Double
+    public var p99FeasibleRelativeDifference: Double
 
     enum CodingKeys: String, CodingKey {
         case policy, pairedRequests = "paired_requests", meanAbsoluteLatencyError = "mean_abs_latency_error"
         case p99Simulated = "p99_simulated", p99Live = "p99_live", p99RelativeDifference = "p99_relative_difference"
+        case p99FeasibleSimulated = "p99_feasible_simulated", p99FeasibleLive = "p99_feasible_live"
+        case p99FeasibleRelativeDifference = "p99_feasible_relative_difference"
     }
 
-    /// nil when no request of `policy` is in both modes.
-    public init?(policy: String, simulated: [ReplayResult], live: [ReplayResult]) {
-        let liveByRequest = Dictionary(live.map { ($0.request, $0) }, uniquingKeysWith: { a, _ in a })
-        let pairs = simulated.compactMap { s in liveByRequest[s.request].map { (s, $0) } }
+    /// nil when no request of `policy` ran in both modes. A request rejected unrun in either
+    /// mode is not a pair: there is no engine time to compare.
+    public init?(policy: String, simulated: [ReplayResult], live: [ReplayResult], target: Double = 0.99, confidence: Double = 0.99) {
+        let ran = { (r: ReplayResult) in r.outcome != Outcome.rejected.rawValue }
+        let liveByRequest = Dictionary(live.filter(ran).map { ($0.request, $0) }, uniquingKeysWith: { a, _ in a })
+        let pairs = simulated.filter(ran).compactMap { s in liveByRequest[s.request].map { (s, $0) } }
         guard !pairs.isEmpty else { return nil }
+        p99FeasibleSimulated = RunStatistics(policy: policy, mode: "simulated", rows: simulated, target: target, confidence: confidence).p99
+        p99FeasibleLive = RunStatistics(policy: policy, mode: "live", rows: live, target: target, confidence: confidence).p99
+        p99FeasibleRelativeDifference = p99FeasibleLive > 0 ? (p99FeasibleSimulated - p99FeasibleLive) / p99FeasibleLive : 0
         self.policy = policy
         pairedRequests = pairs.count
         let errors = pairs.filter { $0.1.latencyMs > 0 }.map { abs($0.0.latencyMs - $0.1.latencyMs) / $0.1.latencyMs }
@@ -151,7 +163,8 @@ public struct ValidationReport: Codable, Sendable {
         decidingGroup = groups.firstIndex { $0.policy == chosen && $0.mode == "live" }
             ?? groups.firstIndex { $0.policy == chosen }!
         agreement = policies.compactMap { p in
-            SimulationAgreement(policy: p, simulated: byKey[p + "\u{1}simulated"] ?? [], live: byKey[p + "\u{1}live"] ?? [])
+            SimulationAgreement(policy: p, simulated: byKey[p + "\u{1}simulated"] ?? [], live: byKey[p + "\u{1}live"] ?? [],
+                                target: target, confidence: confidence)
         }
         self.files = files
     }

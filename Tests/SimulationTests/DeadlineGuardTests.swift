@@ -10,6 +10,8 @@ import Testing
 /// 10 ms before the blocks, 5 ms per block over the prompt, 1 ms `lm_head`, and per decode
 /// step 1 ms per block + 1 ms `lm_head`; everything × (1 + busy cores / threads).
 struct BlockFormula: PlanLatencyPredicting {
+    /// The fit's static margin the predictions carry.
+    var margin = 0.0
     func predict(_ q: PlanQuery) throws -> LatencyPrediction {
         let layout = q.layout
         let blocks = (0..<layout.totalLayers).filter { q.plan?.runsLayer($0, layout: layout) ?? true }.count
@@ -22,7 +24,7 @@ struct BlockFormula: PlanLatencyPredicting {
             OpPrediction(op: .lmHead, phase: .decode, count: steps, ms: Double(steps) * f),
         ]
         let total = breakdown.reduce(0) { $0 + $1.ms }
-        return LatencyPrediction(totalMs: total, prefillMs: (16 + 5 * Double(blocks - 1)) * f, breakdown: breakdown, relativeMargin: 0)
+        return LatencyPrediction(totalMs: total, prefillMs: (16 + 5 * Double(blocks - 1)) * f, breakdown: breakdown, relativeMargin: margin)
     }
 }
 
@@ -134,6 +136,10 @@ struct DeadlineGuardTests {
         strict.floorScale = 1.6   // 48 ≤ 50: feasible, k still chosen at 1.05
         let d = try p.decide(strict)
         #expect(!d.infeasible && d.knobs == 2)
+        // A fit whose own margin is wider than the measured floor: the wider one holds.
+        var wide = p
+        wide.predictor = BlockFormula(margin: 0.8)   // 30 · 1.8 = 54 > 50
+        #expect(try wide.decide(strict).infeasible)
     }
 
     @Test("results files: ran_plan/ran_knobs round-trip, a file from before them still reads, a guard cannot add knobs")

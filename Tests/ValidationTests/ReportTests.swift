@@ -62,7 +62,20 @@ struct ReportTests {
         #expect(a.pairedRequests == 100)
         #expect(abs(a.meanAbsoluteLatencyError - 0.1) < 1e-12)
         #expect(abs(a.p99RelativeDifference - 0.1) < 1e-12)
+        #expect(abs(a.p99FeasibleRelativeDifference - 0.1) < 1e-12)
         #expect(report.groups[report.decidingGroup].mode == "live")
+    }
+
+    @Test("a request rejected unrun in either mode is not paired; the feasible P99s are each run's own")
+    func agreementSkipsRejected() throws {
+        var live = (0..<10).map { row($0, latency: 100, budget: 200) }
+        var sim = (0..<10).map { row($0, mode: "simulated", latency: 150, budget: 200) }
+        live[0] = row(0, latency: 1, budget: 200, outcome: .rejected)
+        sim[1] = row(1, mode: "simulated", latency: 2, budget: 200, outcome: .rejected)
+        let a = try #require(try ValidationReport(rows: live + sim, files: ["a"], target: 0.99, confidence: 0.99).agreement.first)
+        #expect(a.pairedRequests == 8)
+        #expect(abs(a.meanAbsoluteLatencyError - 0.5) < 1e-12)
+        #expect(abs(a.p99FeasibleLive - 0.5) < 1e-12 && abs(a.p99FeasibleSimulated - 0.75) < 1e-12)
     }
 
     @Test("the verdict comes from contention-aware when several policies are present")
