@@ -230,6 +230,45 @@ WK_AVX2 static void q8_0_to_f32_avx2(const int8_t *q, const float *scales, float
     for (; i < n; i++) dst[i] = scales[i / 32] * (float)q[i];
 }
 
+WK_AVX2 static void attn_scores_avx2(const float *q, const float *k, long kvStride, long context, long h0, long h1,
+                                     long group, long hd, float scale, float *scores) {
+    long body = hd & ~7L;
+    for (long t = 0; t < context; t++) {
+        const float *row = k + t * kvStride;
+        for (long h = h0; h < h1; h++) {
+            const float *kh = row + (h / group) * hd, *qh = q + h * hd;
+            __m256 a = _mm256_setzero_ps(), b = a;
+            long d = 0;
+            for (; d + 16 <= body; d += 16) {
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(kh + d), _mm256_loadu_ps(qh + d), a);
+                b = _mm256_fmadd_ps(_mm256_loadu_ps(kh + d + 8), _mm256_loadu_ps(qh + d + 8), b);
+            }
+            for (; d < body; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(kh + d), _mm256_loadu_ps(qh + d), a);
+            float s = hsum256(_mm256_add_ps(a, b));
+            for (; d < hd; d++) s += kh[d] * qh[d];
+            scores[(h - h0) * context + t] = scale * s;
+        }
+    }
+}
+
+WK_AVX2 static void attn_values_avx2(const float *p, const float *v, long kvStride, long context, long h0, long h1,
+                                     long group, long hd, float *out) {
+    long body = hd & ~7L;
+    memset(out + h0 * hd, 0, (size_t)((h1 - h0) * hd) * sizeof(float));
+    for (long t = 0; t < context; t++) {
+        const float *row = v + t * kvStride;
+        for (long h = h0; h < h1; h++) {
+            const float *vh = row + (h / group) * hd;
+            float *oh = out + h * hd, w = p[(h - h0) * context + t];
+            __m256 pw = _mm256_set1_ps(w);
+            long d = 0;
+            for (; d < body; d += 8)
+                _mm256_storeu_ps(oh + d, _mm256_fmadd_ps(pw, _mm256_loadu_ps(vh + d), _mm256_loadu_ps(oh + d)));
+            for (; d < hd; d++) oh[d] += w * vh[d];
+        }
+    }
+}
+
 static int has_avx2(void) {
     static int known = -1;
     if (known < 0) {
@@ -321,4 +360,32 @@ void wk_q8_0_to_f32(const int8_t *q, const float *scales, float *dst, long n) {
     if (has_avx2()) { q8_0_to_f32_avx2(q, scales, dst, n); return; }
 #endif
     for (long i = 0; i < n; i++) dst[i] = scales[i / 32] * (float)q[i];
+}
+
+void wk_attn_scores(const float *q, const float *k, long kvStride, long context, long h0, long h1,
+                    long group, long headDim, float scale, float *scores) {
+#if defined(__x86_64__)
+    if (has_avx2()) { attn_scores_avx2(q, k, kvStride, context, h0, h1, group, headDim, scale, scores); return; }
+#endif
+    for (long t = 0; t < context; t++)
+        for (long h = h0; h < h1; h++) {
+            const float *kh = k + t * kvStride + (h / group) * headDim, *qh = q + h * headDim;
+            float s = 0;
+            for (long d = 0; d < headDim; d++) s += kh[d] * qh[d];
+            scores[(h - h0) * context + t] = scale * s;
+        }
+}
+
+void wk_attn_values(const float *p, const float *v, long kvStride, long context, long h0, long h1,
+                    long group, long headDim, float *out) {
+#if defined(__x86_64__)
+    if (has_avx2()) { attn_values_avx2(p, v, kvStride, context, h0, h1, group, headDim, out); return; }
+#endif
+    memset(out + h0 * headDim, 0, (size_t)((h1 - h0) * headDim) * sizeof(float));
+    for (long t = 0; t < context; t++)
+        for (long h = h0; h < h1; h++) {
+            const float *vh = v + t * kvStride + (h / group) * headDim;
+            float w = p[(h - h0) * context + t];
+            for (long d = 0; d < headDim; d++) out[h * headDim + d] += w * vh[d];
+        }
 }
