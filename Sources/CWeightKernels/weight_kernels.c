@@ -55,9 +55,10 @@ WK_AVX2 static inline __m256 q8x8(const int8_t *p) {
 // registers). The eight rows are `ldw` apart: the driver walks eight bands of the matrix
 // together, so each stream runs on from one row into the next instead of eight new streams
 // starting every pass (see the Q8_0 × Q8_0 kernel below; here one core went from 0.87-1.10 to
-// 1.04-1.22 of sgemv's bytes/s, two threads from 0.83-1.00 to 1.01-1.17). Each 32-byte load holds 16 bf16: shifting each 32-bit lane left by 16 gives the
-// even-indexed weights as fp32, masking the low half gives the odd ones, so `xd` holds x
-// de-interleaved per 16 columns (8 even, then 8 odd) and no widening shuffle is needed.
+// 1.04-1.22 of sgemv's bytes/s, two threads from 0.83-1.00 to 1.01-1.17).
+// Each 32-byte load holds 16 bf16: shifting each 32-bit lane left by 16 gives the even-indexed
+// weights as fp32, masking the low half gives the odd ones, so `xd` holds x de-interleaved per
+// 16 columns (8 even, then 8 odd) and no widening shuffle is needed.
 // One accumulator per row (two FMAs per 16 columns); eight rows make eight independent chains.
 WK_AVX2 static void bf16_rows8(const uint16_t *w, long ldw, const float *xd, const float *x, float *y,
                                long ystride, long cols, float beta) {
