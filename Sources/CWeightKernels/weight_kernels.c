@@ -52,12 +52,16 @@ WK_AVX2 static inline __m256 q8x8(const int8_t *p) {
 
 // Eight rows per pass: eight weight streams in flight is what lets one core pull bytes at the
 // rate OpenBLAS's sgemv does (one or two streams measured 0.6-0.7 of it; twelve or more spill
-// registers). Each 32-byte load holds 16 bf16: shifting each 32-bit lane left by 16 gives the
-// even-indexed weights as fp32, masking the low half gives the odd ones, so `xd` holds x
-// de-interleaved per 16 columns (8 even, then 8 odd) and no widening shuffle is needed.
+// registers). The eight rows are `ldw` apart: the driver walks eight bands of the matrix
+// together, so each stream runs on from one row into the next instead of eight new streams
+// starting every pass (see the Q8_0 × Q8_0 kernel below; here one core went from 0.87-1.10 to
+// 1.04-1.22 of sgemv's bytes/s, two threads from 0.83-1.00 to 1.01-1.17).
+// Each 32-byte load holds 16 bf16: shifting each 32-bit lane left by 16 gives the even-indexed
+// weights as fp32, masking the low half gives the odd ones, so `xd` holds x de-interleaved per
+// 16 columns (8 even, then 8 odd) and no widening shuffle is needed.
 // One accumulator per row (two FMAs per 16 columns); eight rows make eight independent chains.
 WK_AVX2 static void bf16_rows8(const uint16_t *w, long ldw, const float *xd, const float *x, float *y,
-                               long cols, float beta) {
+                               long ystride, long cols, float beta) {
     long body = cols & ~15L;
     const __m256i high = _mm256_set1_epi32((int)0xffff0000u);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
@@ -75,7 +79,7 @@ WK_AVX2 static void bf16_rows8(const uint16_t *w, long ldw, const float *xd, con
     __m256 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
     for (int i = 0; i < 8; i++) {
         float s = hsum256(acc[i]) + bf16_dot_scalar(w + i * ldw + body, x + body, cols - body);
-        y[i] = beta == 0 ? s : beta * y[i] + s;
+        y[i * ystride] = beta == 0 ? s : beta * y[i * ystride] + s;
     }
 }
 
@@ -99,9 +103,9 @@ WK_AVX2 static void bf16_gemv_avx2(const uint16_t *w, long ldw, const float *x, 
     float *xd = body <= 4096 ? stack : malloc(body * sizeof(float));
     for (long c = 0; c < body; c += 16)
         for (int i = 0; i < 8; i++) { xd[c + i] = x[c + 2 * i]; xd[c + 8 + i] = x[c + 2 * i + 1]; }
-    long r = 0;
-    for (; r + 8 <= rows; r += 8) bf16_rows8(w + r * ldw, ldw, xd, x, y + r, cols, beta);
-    for (; r < rows; r++) bf16_row1(w + r * ldw, xd, x, y + r, cols, beta);
+    long band = rows / 8, r = 0;
+    for (; r < band; r++) bf16_rows8(w + r * ldw, band * ldw, xd, x, y + r, band, cols, beta);
+    for (r = band * 8; r < rows; r++) bf16_row1(w + r * ldw, xd, x, y + r, cols, beta);
     if (xd != stack) free(xd);
 }
 
@@ -151,51 +155,119 @@ WK_AVX2 static void q8_0_gemv_avx2(const int8_t *q, const float *scales, long ld
 }
 
 // Q8_0 × Q8_0 (what llama.cpp runs for Q8_0 weights): x quantized to int8 blocks of 32 with
-// one scale each, so a block's dot product is integer work: |q_w| · (q_x · sign q_w) in 16-bit
-// pairs (maddubs: 127·127·2 fits), summed to 8 int32, then one FMA with scale_w · scale_x.
-// The fp32-activation kernel above widens every weight
-// to fp32 and is compute-bound on this CPU (≈ 0.5-0.65 of sgemv's bytes/s).
-WK_AVX2 static inline __m256 q8q8_block(const int8_t *w, __m256i qx) {
-    __m256i qw = _mm256_loadu_si256((const __m256i *)w);
-    __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-}
-
-// Four rows per pass share each x block (eight measured the same; software prefetch 256 B to
-// 4 KB ahead measured slower). The kernel is compute-bound: 27 GB/s from L2 on one core, so
-// from memory it overlaps into ≈ 13 GB/s, 0.65-0.75 of sgemv's bytes/s.
+// one scale each, so a block's dot product is integer work, then one FMA with scale_w · scale_x.
+// The fp32-activation kernel above widens every weight to fp32 and is compute-bound on this
+// CPU (≈ 0.5-0.65 of sgemv's bytes/s).
+//
+// Per block, as `maddubs` wants one unsigned operand: |q_x| · (q_w · sign q_x) in 16-bit pairs
+// (127·127·2 fits), so |q_x| and q_x are shared by every row and each row pays one `sign`
+// (llama.cpp takes |q_w| and signs q_x, two per row). Four blocks per step: the four blocks'
+// int32 pair sums are folded by three `hadd`s into one vector [b0 b1 b2 b3 | b0 b1 b2 b3]
+// (each half holds half of a block's sum), converted once and multiplied by
+// [d0 d1 d2 d3 | d0 d1 d2 d3] (d = scale_w · scale_x, four contiguous scales of the row): one
+// convert and one FMA per four blocks instead of a convert, multiply and FMA per block.
+// From L2 on one core (128×4096): 33 → 44 GB/s.
+//
+// The `n` rows of one pass are `rstride` rows apart, not adjacent: the driver cuts the matrix
+// into `n` bands and walks them together, so each of the `n` weight streams runs on from one
+// row into the next and the hardware prefetcher never restarts. Four adjacent rows per pass
+// start four new streams every 16 KB (a 4096-wide row) and stayed at 0.64-0.73 of sgemv's
+// bytes/s from memory whatever the arithmetic; banded, 1.0-1.3 (`scripts/weight_gemv_bench.c`).
 #define WK_Q8Q8_ROWS 4
 WK_AVX2 static inline __attribute__((always_inline)) void q8_0_q8_rows(
-        const int8_t *q, const float *scales, long ldq, const int8_t *xq, const float *xs, float *y,
-        int n, long blocks, float beta) {
-    long spr = ldq / 32;
+        const int8_t *q, const float *scales, long qstride, long sstride, const int8_t *xq, const float *xs,
+        float *y, long ystride, int n, long blocks, float beta) {
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[WK_Q8Q8_ROWS];
     for (int i = 0; i < n; i++) acc[i] = _mm256_setzero_ps();
-    for (long b = 0; b < blocks; b++) {
-        __m256i qx = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
-        __m256 d = _mm256_broadcast_ss(xs + b);
-        for (int i = 0; i < n; i++)
-            acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_broadcast_ss(scales + i * spr + b), d),
-                                     q8q8_block(q + i * ldq + b * 32, qx), acc[i]);
+    long b = 0;
+    for (; b + 4 <= blocks; b += 4) {
+        __m256i sx[4], ax[4];
+        for (int k = 0; k < 4; k++) {
+            sx[k] = _mm256_loadu_si256((const __m256i *)(xq + (b + k) * 32));
+            ax[k] = _mm256_sign_epi8(sx[k], sx[k]);
+        }
+        __m128 dx = _mm_loadu_ps(xs + b);
+        for (int i = 0; i < n; i++) {
+            __m256i m[4];
+            for (int k = 0; k < 4; k++) {
+                __m256i qw = _mm256_loadu_si256((const __m256i *)(q + i * qstride + (b + k) * 32));
+                m[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(ax[k], _mm256_sign_epi8(qw, sx[k])), ones);
+            }
+            __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(m[0], m[1]), _mm256_hadd_epi32(m[2], m[3]));
+            __m128 d = _mm_mul_ps(_mm_loadu_ps(scales + i * sstride + b), dx);
+            acc[i] = _mm256_fmadd_ps(_mm256_set_m128(d, d), _mm256_cvtepi32_ps(h), acc[i]);
+        }
+    }
+    for (; b < blocks; b++) {
+        __m256i sx = _mm256_loadu_si256((const __m256i *)(xq + b * 32)), ax = _mm256_sign_epi8(sx, sx);
+        __m256 dx = _mm256_broadcast_ss(xs + b);
+        for (int i = 0; i < n; i++) {
+            __m256i qw = _mm256_loadu_si256((const __m256i *)(q + i * qstride + b * 32));
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(qw, sx)), ones);
+            acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_broadcast_ss(scales + i * sstride + b), dx),
+                                     _mm256_cvtepi32_ps(p), acc[i]);
+        }
     }
     for (int i = 0; i < n; i++) {
         float s = hsum256(acc[i]);
-        y[i] = beta == 0 ? s : beta * y[i] + s;
+        y[i * ystride] = beta == 0 ? s : beta * y[i * ystride] + s;
     }
 }
 
 WK_AVX2 static void q8_0_q8_gemv_avx2(const int8_t *q, const float *scales, long ldq, const int8_t *xq,
                                       const float *xs, float *y, long rows, long blocks, float beta) {
-    long spr = ldq / 32, r = 0;
-    for (; r + WK_Q8Q8_ROWS <= rows; r += WK_Q8Q8_ROWS)
-        q8_0_q8_rows(q + r * ldq, scales + r * spr, ldq, xq, xs, y + r, WK_Q8Q8_ROWS, blocks, beta);
-    for (; r < rows; r++) q8_0_q8_rows(q + r * ldq, scales + r * spr, ldq, xq, xs, y + r, 1, blocks, beta);
+    long spr = ldq / 32, band = rows / WK_Q8Q8_ROWS, r = 0;
+    for (; r < band; r++)
+        q8_0_q8_rows(q + r * ldq, scales + r * spr, band * ldq, band * spr, xq, xs, y + r, band,
+                     WK_Q8Q8_ROWS, blocks, beta);
+    for (r = band * WK_Q8Q8_ROWS; r < rows; r++)
+        q8_0_q8_rows(q + r * ldq, scales + r * spr, ldq, spr, xq, xs, y + r, 1, 1, blocks, beta);
 }
 
 WK_AVX2 static void q8_0_to_f32_avx2(const int8_t *q, const float *scales, float *dst, long n) {
     long i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_mul_ps(q8x8(q + i), _mm256_set1_ps(scales[i / 32])));
     for (; i < n; i++) dst[i] = scales[i / 32] * (float)q[i];
+}
+
+WK_AVX2 static void attn_scores_avx2(const float *q, const float *k, long kvStride, long context, long h0, long h1,
+                                     long group, long hd, float scale, float *scores) {
+    long body = hd & ~7L;
+    for (long t = 0; t < context; t++) {
+        const float *row = k + t * kvStride;
+        for (long h = h0; h < h1; h++) {
+            const float *kh = row + (h / group) * hd, *qh = q + h * hd;
+            __m256 a = _mm256_setzero_ps(), b = a;
+            long d = 0;
+            for (; d + 16 <= body; d += 16) {
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(kh + d), _mm256_loadu_ps(qh + d), a);
+                b = _mm256_fmadd_ps(_mm256_loadu_ps(kh + d + 8), _mm256_loadu_ps(qh + d + 8), b);
+            }
+            for (; d < body; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(kh + d), _mm256_loadu_ps(qh + d), a);
+            float s = hsum256(_mm256_add_ps(a, b));
+            for (; d < hd; d++) s += kh[d] * qh[d];
+            scores[(h - h0) * context + t] = scale * s;
+        }
+    }
+}
+
+WK_AVX2 static void attn_values_avx2(const float *p, const float *v, long kvStride, long context, long h0, long h1,
+                                     long group, long hd, float *out) {
+    long body = hd & ~7L;
+    memset(out + h0 * hd, 0, (size_t)((h1 - h0) * hd) * sizeof(float));
+    for (long t = 0; t < context; t++) {
+        const float *row = v + t * kvStride;
+        for (long h = h0; h < h1; h++) {
+            const float *vh = row + (h / group) * hd;
+            float *oh = out + h * hd, w = p[(h - h0) * context + t];
+            __m256 pw = _mm256_set1_ps(w);
+            long d = 0;
+            for (; d < body; d += 8)
+                _mm256_storeu_ps(oh + d, _mm256_fmadd_ps(pw, _mm256_loadu_ps(vh + d), _mm256_loadu_ps(oh + d)));
+            for (; d < hd; d++) oh[d] += w * vh[d];
+        }
+    }
 }
 
 static int has_avx2(void) {
@@ -289,4 +361,32 @@ void wk_q8_0_to_f32(const int8_t *q, const float *scales, float *dst, long n) {
     if (has_avx2()) { q8_0_to_f32_avx2(q, scales, dst, n); return; }
 #endif
     for (long i = 0; i < n; i++) dst[i] = scales[i / 32] * (float)q[i];
+}
+
+void wk_attn_scores(const float *q, const float *k, long kvStride, long context, long h0, long h1,
+                    long group, long headDim, float scale, float *scores) {
+#if defined(__x86_64__)
+    if (has_avx2()) { attn_scores_avx2(q, k, kvStride, context, h0, h1, group, headDim, scale, scores); return; }
+#endif
+    for (long t = 0; t < context; t++)
+        for (long h = h0; h < h1; h++) {
+            const float *kh = k + t * kvStride + (h / group) * headDim, *qh = q + h * headDim;
+            float s = 0;
+            for (long d = 0; d < headDim; d++) s += kh[d] * qh[d];
+            scores[(h - h0) * context + t] = scale * s;
+        }
+}
+
+void wk_attn_values(const float *p, const float *v, long kvStride, long context, long h0, long h1,
+                    long group, long headDim, float *out) {
+#if defined(__x86_64__)
+    if (has_avx2()) { attn_values_avx2(p, v, kvStride, context, h0, h1, group, headDim, out); return; }
+#endif
+    memset(out + h0 * headDim, 0, (size_t)((h1 - h0) * headDim) * sizeof(float));
+    for (long t = 0; t < context; t++)
+        for (long h = h0; h < h1; h++) {
+            const float *vh = v + t * kvStride + (h / group) * headDim;
+            float w = p[(h - h0) * context + t];
+            for (long d = 0; d < headDim; d++) out[h * headDim + d] += w * vh[d];
+        }
 }

@@ -179,4 +179,31 @@ struct BlockedAttentionTests {
         let mass = probe.meanOverHeads.reduce(0, +)
         #expect(abs(mass - 1) < 1e-4)   // the last row sees every key; its mean attention sums to one
     }
+
+    @Test("one decode query, token-by-token kernels: split across 2 threads at a long context and serial at a short one, GQA, strided cache, probe",
+          arguments: [(context: 600, heads: 6, kvHeads: 3, d: 128), (context: 9, heads: 4, kvHeads: 1, d: 20)])
+    func decodeQuery(shape: (context: Int, heads: Int, kvHeads: Int, d: Int)) {
+        BLAS.setThreads(2)
+        defer { BLAS.setThreads(2) }
+        let (context, heads, kvHeads, d) = shape
+        let stride = kvHeads * d + 8   // a cache row wider than the heads read
+        let q = randomTensor([1, heads * d], seed: 73)
+        let kWide = randomTensor([context, stride], seed: 74), vWide = randomTensor([context, stride], seed: 75)
+        func dense(_ t: Tensor) -> Tensor {
+            var out: [Float] = []
+            for r in 0..<context { out.append(contentsOf: t.storage[(r * stride)..<(r * stride + kvHeads * d)]) }
+            return Tensor(shape: [context, kvHeads * d], storage: out)
+        }
+        let probe = AttentionProbe(row: 0, context: context)
+        let fast = kWide.storage.withUnsafeBufferPointer { kp in
+            vWide.storage.withUnsafeBufferPointer { vp in
+                attention(q: q, k: kp.baseAddress!, v: vp.baseAddress!, kvStride: stride, context: context,
+                          heads: heads, kvHeads: kvHeads, headDim: d, causalOffset: context - 1, probe: probe)
+            }
+        }
+        let ref = Reference.attention(q: q, k: dense(kWide), v: dense(vWide), heads: heads, kvHeads: kvHeads, headDim: d,
+                                      causalOffset: context - 1)
+        #expect(maxAbsDiff(fast, ref) < 1e-5)
+        #expect(abs(probe.meanOverHeads.reduce(0, +) - 1) < 1e-4)
+    }
 }

@@ -66,7 +66,7 @@ struct WeightMatrixTests {
     }
 
     @Test("Q8_0 decode is Q8_0 × Q8_0: x quantized in blocks of 32, within its rounding of fp32 x",
-          arguments: [(1, 31, 5), (1, 4111, 29), (1, 64, 9)])
+          arguments: [(1, 31, 5), (1, 4111, 29), (1, 64, 9), (1, 4096, 67)])
     func q8DecodeQuantizesActivations(shape: (tokens: Int, inF: Int, outF: Int)) {
         let x = randomTensor([1, shape.inF], seed: 34), w = WeightMatrix(randomTensor([shape.outF, shape.inF], seed: 35), as: .q8_0)
         let exact = w.dequantized()

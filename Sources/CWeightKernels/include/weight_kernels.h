@@ -38,4 +38,16 @@ void wk_q8_0_q8_gemv(const int8_t *q, const float *scales, long ldq, const int8_
 /// Widens `n` values of one Q8_0 row (starting at a block boundary) to fp32.
 void wk_q8_0_to_f32(const int8_t *q, const float *scales, float *dst, long n);
 
+/// One decode query against a KV cache, heads `[h0, h1)` (query head `h` reads KV head
+/// `h / group`); `k`, `v` are `[context, ·]` with row stride `kvStride`, head `g` at column
+/// `g · headDim`; `q` and `out` are one `[heads · headDim]` row. Both walk the cache token by
+/// token, so each touches one contiguous stretch of a K or V row per token for all its heads
+/// (a per-head GEMV reads `headDim` floats every `kvStride`).
+/// `scores[(h - h0) · context + t] = scale · q_h · k[t, g]` for `t < context`.
+void wk_attn_scores(const float *q, const float *k, long kvStride, long context, long h0, long h1,
+                    long group, long headDim, float scale, float *scores);
+/// `out_h = Σ_t p[(h - h0) · context + t] · v[t, g]` for `h0 ≤ h < h1` (overwrites `out_h`).
+void wk_attn_values(const float *p, const float *v, long kvStride, long context, long h0, long h1,
+                    long group, long headDim, float *out);
+
 #endif
