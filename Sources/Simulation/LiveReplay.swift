@@ -102,13 +102,9 @@ public final class LiveReplay: @unchecked Sendable {
             let ids = prompt(textTokens: r.promptTokens, hasImage: hasImage, request: i)
             let serviceStartNs = DispatchTime.now().uptimeNanoseconds
             let serviceStart = Double(serviceStartNs - t0) / 1e9
-            let guardian = guardSlack.flatMap { slack in
-                decision.prediction.map { p in
-                    DeadlineGuard(control: DeadlineControl(work: RequestWork(prediction: p, newTokens: r.maxNewTokens), plan: decision.plan,
-                                                           layout: planner.layout, order: planner.order,
-                                                           prior: feedback?.scale(at: level, quantile: 0.5) ?? 1, slack: slack),
-                                  budgetMs: r.budgetMs, arrivalNs: t0 + UInt64(r.t * 1e9), serviceStartNs: serviceStartNs)
-                }
+            let guardian = DeadlineControl(decision: decision, newTokens: r.maxNewTokens, planner: planner, feedback: feedback,
+                                           level: level, slack: guardSlack).map {
+                DeadlineGuard(control: $0, budgetMs: r.budgetMs, arrivalNs: t0 + UInt64(r.t * 1e9), serviceStartNs: serviceStartNs)
             }
             let result = try model.generate(prompt: ids, pixels: hasImage ? pixels : nil, options: GenerationOptions(
                 maxNewTokens: r.maxNewTokens, stopAtEOS: false,

@@ -90,13 +90,8 @@ public struct VirtualReplay: Sendable {
             } else if noise && truth.relativeMargin > 0 {
                 ratio = max(0.05, 1 + rng.normal() * truth.relativeMargin / 1.645)
             }
-            var control = guardSlack.flatMap { slack in
-                decision.prediction.map { p in
-                    DeadlineControl(work: RequestWork(prediction: p, newTokens: r.maxNewTokens), plan: decision.plan,
-                                    layout: planner.layout, order: planner.order,
-                                    prior: feedback?.scale(at: level, quantile: 0.5) ?? 1, slack: slack)
-                }
-            }
+            var control = DeadlineControl(decision: decision, newTokens: r.maxNewTokens, planner: planner, feedback: feedback,
+                                          level: level, slack: guardSlack)
             // The reference's time for the same plan under the level at `t`, relative to the
             // start's: a burst that begins mid-request slows what is left of it.
             func slowdown(at t: Double) throws -> Double {
