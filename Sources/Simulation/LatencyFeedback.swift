@@ -29,9 +29,18 @@ public final class LatencyFeedback: @unchecked Sendable {
     }
 
     /// Records one completed request: its measured engine time against the prediction for the
-    /// plan it ran, under the level it was planned at.
-    public func record(measuredMs: Double, predictedMs: Double, plannedAt level: ContentionLevel) {
+    /// plan it ran, under the level it was planned at. `endedAt` is the level when it finished:
+    /// a request that started idle and ended loaded (or the reverse) is not recorded.
+    ///
+    /// Why: the windows measure the model's error at a steady load; a burst that begins
+    /// mid-request is the deadline guard's business. Measured in a llava-mini replay, a request
+    /// caught by a burst's onset ran at 1.5–2× its idle prediction; about 2% of idle requests are
+    /// (8 s bursts every ~28 s, 0.5 s requests), so the slowest of the last 50 idle ratios was an
+    /// onset most of the time, and the guard's floor rejected idle requests the engine then ran
+    /// at 0.7–1.1× their prediction.
+    public func record(measuredMs: Double, predictedMs: Double, plannedAt level: ContentionLevel, endedAt end: ContentionLevel? = nil) {
         guard measuredMs.isFinite, predictedMs.isFinite, measuredMs > 0, predictedMs > 0 else { return }
+        if let end, end.isIdle != level.isIdle { return }
         let ratio = measuredMs / predictedMs
         if level.isIdle { Self.push(ratio, into: &idle, window: window) } else { Self.push(ratio, into: &loaded, window: window) }
     }

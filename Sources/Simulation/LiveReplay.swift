@@ -112,8 +112,13 @@ public final class LiveReplay: @unchecked Sendable {
             let end = clock()
             // The margin learns from what ran: a guarded request that shed blocks is compared
             // with the prediction for the work it did, not the plan it started with.
-            feedback?.record(measuredMs: (end - serviceStart) * 1000, predictedMs: guardian?.finish() ?? decision.predictedServiceMs,
-                             plannedAt: level)
+            // The level at the end (sensed after the clock stopped, so outside the latency):
+            // a request whose load changed part-way is not one the margin should learn from.
+            if let feedback {
+                let endLevel = traceLevel?(end) ?? sensor.map { Self.planningLevel($0.sense().level) }
+                feedback.record(measuredMs: (end - serviceStart) * 1000, predictedMs: guardian?.finish() ?? decision.predictedServiceMs,
+                                plannedAt: level, endedAt: endLevel)
+            }
             let ran = result.adaptive?.ranPlan
             let latencyMs = (end - r.t) * 1000
             let row = ReplayResult(

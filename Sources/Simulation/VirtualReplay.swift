@@ -62,7 +62,7 @@ public struct VirtualReplay: Sendable {
         rows.reserveCapacity(requests.count)
         for (i, r) in requests.enumerated() {
             let start = max(r.t, free)
-            let level = contention.level(at: start)
+            let (level, levelUntil) = contention.segment(at: start)
             let hasImage = r.image != "none"
             let decision: PlanDecision
             do {
@@ -95,6 +95,7 @@ public struct VirtualReplay: Sendable {
             // The reference's time for the same plan under the level at `t`, relative to the
             // start's: a burst that begins mid-request slows what is left of it.
             func slowdown(at t: Double) throws -> Double {
+                guard t >= levelUntil else { return 1 }
                 let now = contention.level(at: t)
                 guard now != level else { return 1 }
                 let then = try referencePlanner.predict(k: decision.knobs, promptTokens: r.promptTokens, hasImage: hasImage,
@@ -104,7 +105,8 @@ public struct VirtualReplay: Sendable {
             let end = try serve(RequestWork(prediction: truth, newTokens: r.maxNewTokens), plan: decision.plan, ratio: ratio,
                                 start: start, arrival: r.t, budgetMs: r.budgetMs, control: &control, slowdown: slowdown)
             let serviceMs = (end - start) * 1000
-            feedback?.record(measuredMs: serviceMs, predictedMs: control?.finish() ?? decision.predictedServiceMs, plannedAt: level)
+            feedback?.record(measuredMs: serviceMs, predictedMs: control?.finish() ?? decision.predictedServiceMs, plannedAt: level,
+                             endedAt: end < levelUntil ? level : contention.level(at: end))
             let ran = control.flatMap { $0.dropped.isEmpty ? nil : $0 }.map { c -> ExecutionPlan in
                 var p = decision.plan
                 for layer in c.dropped { p.switchOff(layer: layer, layout: planner.layout) }

@@ -24,6 +24,23 @@ struct LatencyFeedbackTests {
         #expect(abs(f.scale(at: busy, quantile: 1)! - 2.19) < 1e-12)
     }
 
+    @Test("a request whose load changed part-way is not learnt from, in either direction")
+    func skipsTransitions() {
+        let f = LatencyFeedback(window: 10, quantile: 1, minimumSamples: 1)
+        f.record(measuredMs: 100, predictedMs: 100, plannedAt: .idle, endedAt: .idle)
+        // A burst began mid-request: 1.9× the idle prediction says nothing about idle error.
+        f.record(measuredMs: 190, predictedMs: 100, plannedAt: .idle, endedAt: busy)
+        #expect(f.scale(at: .idle) == 1.0)
+        // The burst ended mid-request: the loaded window skips it too.
+        f.record(measuredMs: 60, predictedMs: 100, plannedAt: busy, endedAt: .idle)
+        #expect(f.scale(at: busy) == nil)
+        // Another loaded level is still loaded; no end level (unknown) is recorded as before.
+        f.record(measuredMs: 120, predictedMs: 100, plannedAt: busy, endedAt: ContentionLevel(cpuBusyCores: 1, memBandwidthGBps: 0))
+        f.record(measuredMs: 130, predictedMs: 100, plannedAt: .idle)
+        #expect(f.scale(at: busy) == 1.2)
+        #expect(f.scale(at: .idle) == 1.3)
+    }
+
     @Test("nonsense measurements are ignored, never a crash")
     func ignoresNonsense() {
         let f = LatencyFeedback(window: 5, quantile: 1, minimumSamples: 1)
