@@ -74,15 +74,24 @@ public struct ContentionTrace: Sendable, Hashable {
 
     /// The level in force at `t` seconds: the last row at or before `t` (the first row before 0,
     /// the last row after the end). Idle for an empty trace.
-    public func level(at t: Double) -> ContentionLevel {
-        guard let first = points.first else { return .idle }
-        if !(t >= first.t) { return first.level }
-        var lo = 0, hi = points.count - 1  // invariant: points[lo].t <= t
-        while lo < hi {
-            let mid = (lo + hi + 1) / 2
-            if points[mid].t <= t { lo = mid } else { hi = mid - 1 }
+    public func level(at t: Double) -> ContentionLevel { segment(at: t).level }
+
+    /// The level at time `t` and the time it next changes (`.infinity` if it never does): a
+    /// simulated request asks once, not at every block, whether its load changed part-way.
+    public func segment(at t: Double) -> (level: ContentionLevel, until: Double) {
+        guard let first = points.first else { return (.idle, .infinity) }
+        var lo = 0
+        if t >= first.t {
+            var hi = points.count - 1  // invariant: points[lo].t <= t
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2
+                if points[mid].t <= t { lo = mid } else { hi = mid - 1 }
+            }
         }
-        return points[lo].level
+        let level = points[lo].level
+        // Rows that repeat the level (a bursty trace's steps often do) do not end the segment.
+        let next = points[(lo + 1)...].first { $0.level != level }
+        return (level, next?.t ?? .infinity)
     }
 
     /// Length in seconds: the last row's `t`.

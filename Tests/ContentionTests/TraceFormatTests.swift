@@ -26,6 +26,14 @@ struct TraceFormatTests {
         #expect(trace.level(at: 2.9) == ContentionLevel(cpuBusyCores: 1, memBandwidthGBps: 10))
         #expect(trace.level(at: 100) == ContentionLevel(cpuBusyCores: 0.5, memBandwidthGBps: 2.25))
         #expect(abs(trace.meanLevel.cpuBusyCores - 0.5) < 1e-12)
+        // Segments: where the level next changes; a repeated level does not end one.
+        #expect(trace.segment(at: -1).until == 1.5)
+        #expect(trace.segment(at: 2).until == 3)
+        #expect(trace.segment(at: 3).until == .infinity)
+        let repeated = ContentionTrace(points: [0, 1, 2, 3].map { ContentionPoint(t: $0, level: .idle) }
+                                       + [ContentionPoint(t: 4, level: ContentionLevel(cpuBusyCores: 1, memBandwidthGBps: 0))])
+        #expect(repeated.segment(at: 0.5) == (.idle, 4))
+        #expect(ContentionTrace(points: []).segment(at: 7) == (.idle, .infinity))
     }
 
     @Test("CRLF line ends and a byte-order mark count lines the same way")
