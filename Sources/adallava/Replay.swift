@@ -131,6 +131,11 @@ struct Replay: ParsableCommand {
         valueName: "reject|run"))
     var infeasible: InfeasibleHandling = .reject
 
+    @Option(help: ArgumentHelp(
+        "Live: requests run on the quiet machine before the clock and the background load start (plans from the cheapest to the full model, after one untimed run); contention-aware learns its idle margin from them instead of starting on the fit's static one. Not results. 0 = none.",
+        valueName: "n"))
+    var warmUp: Int = 8
+
     @Option(help: "Engine threads.")
     var threads: Int = 2
 
@@ -139,6 +144,7 @@ struct Replay: ParsableCommand {
 
     mutating func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if !(0...1000).contains(warmUp) { throw ValidationError("--warm-up must be in 0…1000, got \(warmUp)") }
         if !(0...1).contains(guardSlack) { throw ValidationError("--guard-slack must be in [0, 1], got \(guardSlack)") }
         if !(0.5...1).contains(floorQuantile) { throw ValidationError("--floor-quantile must be in [0.5, 1], got \(floorQuantile)") }
         if let marginQuantile, !(0...1).contains(marginQuantile) { throw ValidationError("--margin-quantile must be in [0, 1], got \(marginQuantile)") }
@@ -161,7 +167,7 @@ struct Replay: ParsableCommand {
         let quantile = marginQuantile ?? (guardSlack == nil ? 0.98 : 0.5)
         let liveMargin = policy == .contentionAware ? ", margin \(margin.rawValue)" + (margin == .measured ? " q\(quantile)" + (guardSlack == nil ? "" : ", floor q\(floorQuantile)") : "") : ""
         let guardNote = guardSlack.map { ", deadline guard (slack \($0))" } ?? ", no deadline guard"
-        let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue)\(liveMargin)\(guardNote), infeasible \(infeasible.rawValue), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
+        let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue)\(liveMargin)\(guardNote), infeasible \(infeasible.rawValue)\(simulate ? "" : ", warm-up \(warmUp)"), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
                         "contention trace \(trace), request trace \(requests), seed \(seed)"]
         var loaded: LlavaModel?
         if quickProfile != nil || !simulate {
@@ -224,6 +230,13 @@ struct Replay: ParsableCommand {
         replay.guardSlack = guardSlack
         replay.rejectInfeasible = infeasible == .reject
         replay.floorQuantile = floorQuantile
+        if warmUp > 0 {
+            progress("warm-up: \(warmUp) requests on the quiet machine before the load starts")
+            let report = try replay.warmUp(requestTrace.requests, count: warmUp)
+            if let median = report.median, let slowest = report.slowest {
+                progress(String(format: "warm-up: engine ÷ predicted median %.2f, slowest %.2f", median, slowest))
+            }
+        }
         let duration = (requestTrace.requests.last?.t ?? 0) + 120
         let load = try BackgroundLoad.start(trace: URL(fileURLWithPath: trace), duration: duration)
         defer { _ = load.stop() }

@@ -88,7 +88,8 @@ struct ReplayCLITests {
           arguments: [(["--deadline-guard", "on", "--policy", "flops"], "--deadline-guard on"),
                       (["--deadline-guard", "maybe"], "--deadline-guard"),
                       (["--guard-slack", "1.5"], "--guard-slack"),
-                      (["--margin-quantile", "1.2"], "--margin-quantile")])
+                      (["--margin-quantile", "1.2"], "--margin-quantile"),
+                      (["--warm-up", "-1"], "--warm-up")])
     func badGuardOptions(extra: [String], named: String) throws {
         let dir = try CLI.tempDirectory()
         let trace = dir + "/c.csv", requests = dir + "/r.csv"
@@ -112,7 +113,11 @@ struct ReplayCLITests {
         let r = try CLI.run(["replay", "--trace", trace, "--requests", requests, "--model", "tiny", "--quick-profile", "0",
                              "--policy", "contention-aware", "--out", out, "--threads", "1"])
         #expect(r.status == 0, "\(r.stderr)")
-        let csv = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        // The default warm-up ran before the load, and the run's config says so.
+        #expect(r.stderr.contains("warm-up: engine ÷ predicted median"), "\(r.stderr)")
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(text.hasPrefix("# adallava replay: live") && text.contains(", warm-up 8,"))
+        let csv = text.split(separator: "\n").filter { !$0.hasPrefix("#") }
         #expect(csv.count == 7)
         #expect(csv[1].contains(",rejected,"))  // a 0.001 ms budget: not run by default
         #expect(FileManager.default.fileExists(atPath: dir + "/out.sqlite"))
