@@ -27,6 +27,8 @@ public final class LiveReplay: @unchecked Sendable {
     /// off part-way when the request runs late (policies with a cost model only; `flops` has
     /// no per-block prediction to guard with).
     public var guardSlack: Double?
+    /// With the guard: the share of each budget kept free at its end (`DeadlineControl.reserveMs`).
+    public var guardReserve = 0.0
     /// With the guard and `feedback`: the quantile the cheapest plan must fit at
     /// (`PlanningRequest.floorScale`).
     public var floorQuantile = 1.0
@@ -103,7 +105,7 @@ public final class LiveReplay: @unchecked Sendable {
             let serviceStartNs = DispatchTime.now().uptimeNanoseconds
             let serviceStart = Double(serviceStartNs - t0) / 1e9
             let guardian = DeadlineControl(decision: decision, newTokens: r.maxNewTokens, planner: planner, feedback: feedback,
-                                           level: level, slack: guardSlack).map {
+                                           level: level, slack: guardSlack, reserve: guardReserve, budgetMs: r.budgetMs).map {
                 DeadlineGuard(control: $0, budgetMs: r.budgetMs, arrivalNs: t0 + UInt64(r.t * 1e9), serviceStartNs: serviceStartNs)
             }
             let result = try model.generate(prompt: ids, pixels: hasImage ? pixels : nil, options: GenerationOptions(

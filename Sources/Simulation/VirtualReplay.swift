@@ -29,6 +29,8 @@ public struct VirtualReplay: Sendable {
     /// When set, requests run under a simulated `DeadlineGuard` with this slack (as
     /// `LiveReplay.guardSlack`).
     public var guardSlack: Double?
+    /// With the guard: the share of each budget kept free at its end (`DeadlineControl.reserveMs`).
+    public var guardReserve = 0.0
     /// When set, `contention-aware` plans with a margin learnt during the run, as the live
     /// replay does (`LatencyFeedback` at this quantile over the simulated engine time ÷
     /// prediction; with the guard, the cheapest plan must fit at `floorQuantile`).
@@ -91,7 +93,7 @@ public struct VirtualReplay: Sendable {
                 ratio = max(0.05, 1 + rng.normal() * truth.relativeMargin / 1.645)
             }
             var control = DeadlineControl(decision: decision, newTokens: r.maxNewTokens, planner: planner, feedback: feedback,
-                                          level: level, slack: guardSlack)
+                                          level: level, slack: guardSlack, reserve: guardReserve, budgetMs: r.budgetMs)
             // The reference's time for the same plan under the level at `t`, relative to the
             // start's: a burst that begins mid-request slows what is left of it.
             func slowdown(at t: Double) throws -> Double {

@@ -26,11 +26,14 @@ struct Replay: ParsableCommand {
         DEADLINE GUARD (contention-aware by default, --deadline-guard): the plan is revised while \
         the request runs. Before each decoder block and each decode step the engine's time so far \
         is compared with the predicted work done (over the whole request and over its most recent \
-        15%, whichever is slower); when the rest would end past the budget, the switchable \
-        blocks with the least important knobs are switched off for the rest of the request. \
-        Columns ran_plan and ran_knobs record what ran.
+        15%, whichever is slower); when the rest would end past the budget less --guard-reserve, \
+        the switchable blocks with the least important knobs are switched off for the rest of the \
+        request. Columns ran_plan and ran_knobs record what ran.
 
-        LIVE (default): the engine (--model, synthetic weights for a preset) runs each request at \
+        LIVE (default): before the clock and the load start, --warm-up requests run on the quiet \
+        machine (not results); contention-aware learns its idle margin from them.
+
+        The engine (--model, synthetic weights for a preset) runs each request at \
         its arrival, or when it frees up (FIFO, one at a time), while `adallava stress` replays \
         the contention trace in a child process; contention is sensed (/proc/stat + a bandwidth \
         probe) just before each request. Ctrl-C stops after the request in flight and stops the \
@@ -117,6 +120,11 @@ struct Replay: ParsableCommand {
     var guardSlack: Double = 0.03
 
     @Option(help: ArgumentHelp(
+        "Deadline guard: share of each budget kept free at its end. After the last checkpoint (before the last decode step) nothing can be shed, so a request steered to end just inside its budget misses on any hiccup there.",
+        valueName: "fraction"))
+    var guardReserve: Double = 0.03
+
+    @Option(help: ArgumentHelp(
         "Contention-aware, --margin measured: the quantile of the recent engine ÷ predicted ratios a plan's k is chosen with (default 0.98; 0.5 with the deadline guard, which sheds blocks when a request runs slower than that, while its cheapest plan must still fit at --floor-quantile: the guard can shed the switchable blocks, not the rest).",
         valueName: "q"))
     var marginQuantile: Double?
@@ -146,6 +154,7 @@ struct Replay: ParsableCommand {
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if !(0...1000).contains(warmUp) { throw ValidationError("--warm-up must be in 0…1000, got \(warmUp)") }
         if !(0...1).contains(guardSlack) { throw ValidationError("--guard-slack must be in [0, 1], got \(guardSlack)") }
+        if !(0...0.5).contains(guardReserve) { throw ValidationError("--guard-reserve must be in [0, 0.5], got \(guardReserve)") }
         if !(0.5...1).contains(floorQuantile) { throw ValidationError("--floor-quantile must be in [0.5, 1], got \(floorQuantile)") }
         if let marginQuantile, !(0...1).contains(marginQuantile) { throw ValidationError("--margin-quantile must be in [0, 1], got \(marginQuantile)") }
         if deadlineGuard == .on && policy == .flops {
@@ -166,7 +175,7 @@ struct Replay: ParsableCommand {
         // With the guard, k is planned for a typical run (the median) and the guard takes the tail.
         let quantile = marginQuantile ?? (guardSlack == nil ? 0.98 : 0.5)
         let liveMargin = policy == .contentionAware ? ", margin \(margin.rawValue)" + (margin == .measured ? " q\(quantile)" + (guardSlack == nil ? "" : ", floor q\(floorQuantile)") : "") : ""
-        let guardNote = guardSlack.map { ", deadline guard (slack \($0))" } ?? ", no deadline guard"
+        let guardNote = guardSlack.map { ", deadline guard (slack \($0), reserve \(guardReserve))" } ?? ", no deadline guard"
         let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue)\(liveMargin)\(guardNote), infeasible \(infeasible.rawValue)\(simulate ? "" : ", warm-up \(warmUp)"), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
                         "contention trace \(trace), request trace \(requests), seed \(seed)"]
         var loaded: LlavaModel?
@@ -205,6 +214,7 @@ struct Replay: ParsableCommand {
             var virtual = VirtualReplay(planner: planner, contention: contention, noise: noise, seed: seed)
             virtual.residuals = (predictor as? CostModel)?.requestCalibration
             virtual.guardSlack = guardSlack
+            virtual.guardReserve = guardReserve
             virtual.rejectInfeasible = infeasible == .reject
             virtual.floorQuantile = floorQuantile
             if margin == .measured { virtual.feedbackQuantile = quantile }
@@ -228,6 +238,7 @@ struct Replay: ParsableCommand {
         if oracleContention { replay.traceLevel = { contention.level(at: $0) } }
         if policy == .contentionAware && margin == .measured { replay.feedback = LatencyFeedback(quantile: quantile) }
         replay.guardSlack = guardSlack
+        replay.guardReserve = guardReserve
         replay.rejectInfeasible = infeasible == .reject
         replay.floorQuantile = floorQuantile
         if warmUp > 0 {

@@ -89,7 +89,8 @@ struct ReplayCLITests {
                       (["--deadline-guard", "maybe"], "--deadline-guard"),
                       (["--guard-slack", "1.5"], "--guard-slack"),
                       (["--margin-quantile", "1.2"], "--margin-quantile"),
-                      (["--warm-up", "-1"], "--warm-up")])
+                      (["--warm-up", "-1"], "--warm-up"),
+                      (["--guard-reserve", "0.7"], "--guard-reserve")])
     func badGuardOptions(extra: [String], named: String) throws {
         let dir = try CLI.tempDirectory()
         let trace = dir + "/c.csv", requests = dir + "/r.csv"

@@ -83,6 +83,24 @@ struct DeadlineGuardTests {
         #expect(c.finish() == 30)
     }
 
+    @Test("the reserve keeps the end of the budget free: on pace, a request predicted to end inside it sheds")
+    func reserve() throws {
+        let p = Self.planner
+        let plan = try ExecutionPlan(parsing: "L:11")
+        let prediction = try BlockFormula().predict(PlanQuery(config: p.config, plan: plan, layout: p.layout, promptTokens: 8,
+                                                              newTokens: 4, threads: 1))
+        func control(reserveMs: Double) -> DeadlineControl {
+            DeadlineControl(work: RequestWork(prediction: prediction, newTokens: 4), plan: plan, layout: p.layout, order: p.order,
+                            slack: 0, reserveMs: reserveMs)
+        }
+        // At block 0, on pace: 4 blocks · 5 + 1 + 3 steps · 5 = 36 ms of work left, 90 ms of budget.
+        var none = control(reserveMs: 0)
+        #expect(none.checkpoint(.prefillBlock(layer: 0), elapsedMs: 10, leftMs: 90).isEmpty)
+        // Keeping 55 ms free leaves 35: block 3 goes (then 3 · 5 + 1 + 3 · 4 = 28 fits), block 2 stays.
+        var kept = control(reserveMs: 55)
+        #expect(kept.checkpoint(.prefillBlock(layer: 0), elapsedMs: 10, leftMs: 90) == [3])
+    }
+
     @Test("a burst that begins part-way shows in the recent rate before the whole-request one")
     func recentRate() throws {
         var c = try control(newTokens: 20)
