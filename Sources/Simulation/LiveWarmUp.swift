@@ -13,9 +13,9 @@ public struct WarmUpReport: Sendable, Equatable {
 }
 
 extension LiveReplay {
-    /// Runs `count` timed requests (after one untimed) before the replay's clock and background load start, on a quiet
-    /// machine, with plans spread from the cheapest to the full model, and records each one's
-    /// engine ÷ predicted ratio in `feedback`'s idle window.
+    /// Runs `count` timed requests (after one untimed) on the quiet machine, before the
+    /// replay's clock and background load start, with plans spread from the cheapest to the
+    /// full model, and records each one's engine ÷ predicted ratio in `feedback`'s idle window.
     ///
     /// Why: without it the first `LatencyFeedback.minimumSamples` idle requests of a replay
     /// plan on the fit's static margin with the guard's prior at 1, and the first request also
