@@ -3,14 +3,7 @@ import Contention
 import CostModel
 import Foundation
 import LLaVAModel
-
-/// What a live replay's warm-up measured: the engine's time ÷ the planner's prediction for
-/// each warm-up request, in the order they ran.
-public struct WarmUpReport: Sendable, Equatable {
-    public var ratios: [Double]
-    public var median: Double? { ratios.isEmpty ? nil : ratios.sorted()[ratios.count / 2] }
-    public var slowest: Double? { ratios.max() }
-}
+import Profiling
 
 extension LiveReplay {
     /// Runs `count` timed requests (after one untimed) on the quiet machine, before the
@@ -23,9 +16,10 @@ extension LiveReplay {
     /// the contention-aware run's misses were request 0 and request 16, both in that window.
     /// The shapes are the replay's first requests' (prompt length, image, new tokens), so the
     /// ratios are of the work the replay will ask for; the warm-up's rows are not results.
+    /// Returns the engine ÷ predicted ratios it measured (nil when none ran).
     @discardableResult
-    public func warmUp(_ requests: [TraceRequest], count: Int) throws -> WarmUpReport {
-        guard count > 0, !requests.isEmpty else { return WarmUpReport(ratios: []) }
+    public func warmUp(_ requests: [TraceRequest], count: Int) throws -> Summary? {
+        guard count > 0, !requests.isEmpty else { return nil }
         let pixels = model.syntheticPixels(seed: seed)
         let n = planner.totalKnobs
         var ratios: [Double] = []
@@ -47,6 +41,6 @@ extension LiveReplay {
             ratios.append(ms / predicted)
             feedback?.record(measuredMs: ms, predictedMs: predicted, plannedAt: .idle)
         }
-        return WarmUpReport(ratios: ratios)
+        return ratios.isEmpty ? nil : Summary(ratios)
     }
 }

@@ -243,9 +243,8 @@ struct Replay: ParsableCommand {
         replay.floorQuantile = floorQuantile
         if warmUp > 0 {
             progress("warm-up: \(warmUp) requests on the quiet machine before the load starts")
-            let report = try replay.warmUp(requestTrace.requests, count: warmUp)
-            if let median = report.median, let slowest = report.slowest {
-                progress(String(format: "warm-up: engine ÷ predicted median %.2f, slowest %.2f", median, slowest))
+            if let ratios = try replay.warmUp(requestTrace.requests, count: warmUp) {
+                progress(String(format: "warm-up: engine ÷ predicted median %.2f, slowest %.2f", ratios.median, ratios.max))
             }
         }
         let duration = (requestTrace.requests.last?.t ?? 0) + 120
