@@ -27,8 +27,10 @@ struct Replay: ParsableCommand {
         the request runs. Before each decoder block and each decode step the engine's time so far \
         is compared with the predicted work done (over the whole request and over its most recent \
         15%, whichever is slower); when the rest would end past the budget less --guard-reserve, \
-        the switchable blocks with the least important knobs are switched off for the rest of the \
-        request. Columns ran_plan and ran_knobs record what ran.
+        switchable blocks are switched off for the rest of the request: each time the one that \
+        closes the gap with the least work shed (a block whose prefill has run saves only its \
+        decode steps), the least important knobs among equals. Columns ran_plan and ran_knobs \
+        record what ran.
 
         LIVE (default): before the clock and the load start, --warm-up requests run on the quiet \
         machine (not results); contention-aware learns its idle margin from them.
@@ -112,7 +114,7 @@ struct Replay: ParsableCommand {
     var margin: MarginSource = .measured
 
     @Option(help: ArgumentHelp(
-        "Deadline guard: before each decoder block and decode step, compare the request's real progress with its prediction and switch the least important blocks off when it would finish late. auto = on for contention-aware, off for profile and flops (the baselines run their plans as chosen; flops has no per-block prediction).",
+        "Deadline guard: before each decoder block and decode step, compare the request's real progress with its prediction and switch blocks off when it would finish late. auto = on for contention-aware, off for profile and flops (the baselines run their plans as chosen; flops has no per-block prediction).",
         valueName: "auto|on|off"))
     var deadlineGuard: GuardSwitch = .auto
 

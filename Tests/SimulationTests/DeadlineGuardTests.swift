@@ -28,7 +28,7 @@ struct BlockFormula: PlanLatencyPredicting {
     }
 }
 
-@Suite("the deadline guard: shed the least important blocks when a request runs late")
+@Suite("the deadline guard: shed blocks when a request runs late")
 struct DeadlineGuardTests {
     /// The tiny preset in L mode: 4 blocks, 2 prefix, knobs = blocks 2 and 3.
     static let planner = Planner(policy: .contentionAware, model: TinyFixture.model, mode: .layers,
@@ -69,21 +69,22 @@ struct DeadlineGuardTests {
         #expect(c.dropped.isEmpty)
     }
 
-    @Test("running twice as slow: the least important block goes first, then the next; never a prefix block")
+    @Test("running twice as slow: blocks go as their turn comes, least important first among equals; never a prefix block")
     func late() throws {
         var c = try control()
         // 2× slow through block 1: 10 + 2 blocks of predicted work took 40 ms, 12 ms left.
-        let dropped = c.checkpoint(.prefillBlock(layer: 2), elapsedMs: 40, leftMs: 12)
-        #expect(dropped == [3, 2])          // order [0, 1] → blocks 2, 3; least important last
+        // Both switchable blocks must go; block 2 is due now, block 3 when it comes.
+        #expect(c.checkpoint(.prefillBlock(layer: 2), elapsedMs: 40, leftMs: 12) == [2])
+        #expect(c.checkpoint(.prefillBlock(layer: 3), elapsedMs: 40, leftMs: 12) == [3])
         #expect(c.runningBlocks == 2)
-        #expect(c.dropOrder == [3, 2])
+        #expect(c.dropOrder == [3, 2])      // order [0, 1] → blocks 2, 3; least important last
         // Hopelessly late: nothing more can go.
         #expect(c.checkpoint(.decodeStep(step: 0), elapsedMs: 80, leftMs: 1).isEmpty)
         // Work done: 10 + 2 · 5 + 1 + three steps with 2 blocks (3 ms each).
         #expect(c.finish() == 30)
     }
 
-    @Test("the reserve keeps the end of the budget free: on pace, a request predicted to end inside it sheds")
+    @Test("the reserve keeps the end of the budget free: on pace, a request predicted to end inside it sheds when a block is due")
     func reserve() throws {
         let p = Self.planner
         let plan = try ExecutionPlan(parsing: "L:11")
@@ -96,9 +97,36 @@ struct DeadlineGuardTests {
         // At block 0, on pace: 4 blocks · 5 + 1 + 3 steps · 5 = 36 ms of work left, 90 ms of budget.
         var none = control(reserveMs: 0)
         #expect(none.checkpoint(.prefillBlock(layer: 0), elapsedMs: 10, leftMs: 90).isEmpty)
-        // Keeping 55 ms free leaves 35: block 3 goes (then 3 · 5 + 1 + 3 · 4 = 28 fits), block 2 stays.
-        var kept = control(reserveMs: 55)
-        #expect(kept.checkpoint(.prefillBlock(layer: 0), elapsedMs: 10, leftMs: 90) == [3])
+        // Keeping 60 ms free leaves 30: block 3 must go (then 3 · 5 + 1 + 3 · 4 = 28 fits) but
+        // is not due until it would run; block 2 runs.
+        var kept = control(reserveMs: 60)
+        var t = 10.0
+        for layer in 0..<3 {
+            #expect(kept.checkpoint(.prefillBlock(layer: layer), elapsedMs: t, leftMs: 100 - t).isEmpty)
+            t += 5
+        }
+        #expect(kept.checkpoint(.prefillBlock(layer: 3), elapsedMs: t, leftMs: 100 - t) == [3])
+    }
+
+    @Test("the least work shed: a small gap is closed by a block whose prefill has run (its decode steps only), when they are due")
+    func leastShed() throws {
+        var c = try control()
+        // Before block 3: block 2 has run (dropping it saves 3 decode steps · 1 ms), block 3
+        // has not (5 ms of prefill + 3 ms).
+        let before3 = RequestCheckpoint.prefillBlock(layer: 3)
+        #expect(c.saving(of: 2, at: before3) == 3 && c.saving(of: 3, at: before3) == 8)
+        #expect(c.saving(of: 2, at: .decodeStep(step: 1)) == 2)
+        #expect(c.victim(excessMs: 2, at: before3, running: c.running) == 2)
+        #expect(c.victim(excessMs: 6, at: before3, running: c.running) == 3)
+        // Neither alone: the larger first (together they cover it).
+        #expect(c.victim(excessMs: 10, at: before3, running: c.running) == 3)
+        // On pace, 21 ms of work left and 19 ms of budget: block 2's decode share must go, at
+        // the first decode step; block 3 runs.
+        #expect(c.checkpoint(before3, elapsedMs: 25, leftMs: 19).isEmpty)
+        // Block 3 and lm_head on pace: 6 ms later, 15 ms of work left, 13 of budget; at a
+        // decode step both blocks save 3, and the least important (3) goes.
+        #expect(c.checkpoint(.decodeStep(step: 0), elapsedMs: 31, leftMs: 13) == [3])
+        #expect(c.runningBlocks == 3)
     }
 
     @Test("a burst that begins part-way shows in the recent rate before the whole-request one")
