@@ -23,18 +23,8 @@ public final class LiveReplay: @unchecked Sendable {
     public let seed: UInt64
     /// The measured margin of the `contention-aware` policy (nil: the fit's static margin only).
     public var feedback: LatencyFeedback?
-    /// When set, each request runs under a `DeadlineGuard` with this slack: blocks are switched
-    /// off part-way when the request runs late (policies with a cost model only; `flops` has
-    /// no per-block prediction to guard with).
-    public var guardSlack: Double?
-    /// With the guard: the share of each budget kept free at its end (`DeadlineControl.reserveMs`).
-    public var guardReserve = 0.0
-    /// With the guard and `feedback`: the quantile the cheapest plan must fit at
-    /// (`PlanningRequest.floorScale`).
-    public var floorQuantile = 1.0
-    /// Do not run requests the planner finds infeasible (admission control); they are
-    /// recorded as `rejected` and the engine moves on to the next request.
-    public var rejectInfeasible = false
+    /// Admission and the deadline guard (the same settings as `VirtualReplay.controls`).
+    public var controls = ReplayControls()
     private let stopFlag = NSLock()
     private var stopped = false
 
@@ -88,11 +78,11 @@ public final class LiveReplay: @unchecked Sendable {
                 decision = try planner.decide(PlanningRequest(
                     budgetMs: r.budgetMs, promptTokens: r.promptTokens, hasImage: hasImage, newTokens: r.maxNewTokens,
                     contention: level, queuedMs: (clock() - r.t) * 1000, measuredScale: feedback?.scale(at: level),
-                    floorScale: guardSlack == nil ? nil : feedback?.scale(at: level, quantile: floorQuantile)))
+                    floorScale: controls.floorScale(feedback, at: level)))
             } catch {
                 throw SimulationError.badRequest(index: i, reason: "\(error)")
             }
-            if rejectInfeasible && decision.infeasible {
+            if controls.rejectInfeasible && decision.infeasible {
                 let row = ReplayResult.rejected(request: i, policy: planner.policy.rawValue, mode: "live", arrivalS: r.t,
                                                 decidedS: clock(), budgetMs: r.budgetMs, promptTokens: r.promptTokens,
                                                 newTokens: r.maxNewTokens, decision: decision, sensed: level)
@@ -104,8 +94,8 @@ public final class LiveReplay: @unchecked Sendable {
             let ids = prompt(textTokens: r.promptTokens, hasImage: hasImage, request: i)
             let serviceStartNs = DispatchTime.now().uptimeNanoseconds
             let serviceStart = Double(serviceStartNs - t0) / 1e9
-            let guardian = DeadlineControl(decision: decision, newTokens: r.maxNewTokens, planner: planner, feedback: feedback,
-                                           level: level, slack: guardSlack, reserve: guardReserve, budgetMs: r.budgetMs).map {
+            let guardian = controls.deadlineControl(decision, newTokens: r.maxNewTokens, planner: planner, feedback: feedback,
+                                                    level: level, budgetMs: r.budgetMs).map {
                 DeadlineGuard(control: $0, budgetMs: r.budgetMs, arrivalNs: t0 + UInt64(r.t * 1e9), serviceStartNs: serviceStartNs)
             }
             let result = try model.generate(prompt: ids, pixels: hasImage ? pixels : nil, options: GenerationOptions(

@@ -26,18 +26,19 @@ public struct VirtualReplay: Sendable {
     public var seed: UInt64
     /// With `noise`: measured request ÷ prediction ratios to draw from (nil: the normal model).
     public var residuals: RequestCalibration?
-    /// When set, requests run under a simulated `DeadlineGuard` with this slack (as
-    /// `LiveReplay.guardSlack`).
-    public var guardSlack: Double?
-    /// With the guard: the share of each budget kept free at its end (`DeadlineControl.reserveMs`).
-    public var guardReserve = 0.0
+    /// Admission and the deadline guard (the same settings as `LiveReplay.controls`).
+    public var controls = ReplayControls()
+    /// Every simulated engine time is multiplied by this: the machine's speed now relative to
+    /// the profile's calibration (`replay --simulate --warm-up N` measures it as the median
+    /// engine ÷ predicted ratio of N real requests at idle). Why: this VM's speed drifts by
+    /// ±20% within an hour; in the stop-13 replays the live engine ran idle requests at 0.83×
+    /// the calibrated prediction, so a simulator at 1× queued a blind policy's requests longer
+    /// than the real engine did (P99 latency ÷ budget +32% for `profile`).
+    public var engineScale = 1.0
     /// When set, `contention-aware` plans with a margin learnt during the run, as the live
     /// replay does (`LatencyFeedback` at this quantile over the simulated engine time ÷
-    /// prediction; with the guard, the cheapest plan must fit at `floorQuantile`).
+    /// prediction).
     public var feedbackQuantile: Double?
-    public var floorQuantile = 1.0
-    /// As `LiveReplay.rejectInfeasible`.
-    public var rejectInfeasible = false
 
     public init(planner: Planner, reference: (any PlanLatencyPredicting)? = nil, contention: ContentionTrace,
                 noise: Bool = false, seed: UInt64 = 1) {
@@ -71,12 +72,12 @@ public struct VirtualReplay: Sendable {
                 decision = try planner.decide(PlanningRequest(budgetMs: r.budgetMs, promptTokens: r.promptTokens, hasImage: hasImage,
                                                               newTokens: r.maxNewTokens, contention: level, queuedMs: (start - r.t) * 1000,
                                                               measuredScale: feedback?.scale(at: level),
-                                                              floorScale: guardSlack == nil ? nil : feedback?.scale(at: level, quantile: floorQuantile)),
+                                                              floorScale: controls.floorScale(feedback, at: level)),
                                               cache: planCache)
             } catch {
                 throw SimulationError.badRequest(index: i, reason: "\(error)")
             }
-            if rejectInfeasible && decision.infeasible {
+            if controls.rejectInfeasible && decision.infeasible {
                 let row = ReplayResult.rejected(request: i, policy: planner.policy.rawValue, mode: "simulated", arrivalS: r.t,
                                                 decidedS: start, budgetMs: r.budgetMs, promptTokens: r.promptTokens,
                                                 newTokens: r.maxNewTokens, decision: decision, sensed: level)
@@ -86,14 +87,14 @@ public struct VirtualReplay: Sendable {
             }
             let truth = try referencePlanner.predict(k: decision.knobs, promptTokens: r.promptTokens, hasImage: hasImage,
                                                      newTokens: r.maxNewTokens, contention: level, cache: referenceCache)
-            var ratio = 1.0
+            var ratio = engineScale
             if noise, let ratios = residuals?.state(at: level)?.ratios, !ratios.isEmpty {
-                ratio = ratios[Int(rng.next() % UInt64(ratios.count))]
+                ratio *= ratios[Int(rng.next() % UInt64(ratios.count))]
             } else if noise && truth.relativeMargin > 0 {
-                ratio = max(0.05, 1 + rng.normal() * truth.relativeMargin / 1.645)
+                ratio *= max(0.05, 1 + rng.normal() * truth.relativeMargin / 1.645)
             }
-            var control = DeadlineControl(decision: decision, newTokens: r.maxNewTokens, planner: planner, feedback: feedback,
-                                          level: level, slack: guardSlack, reserve: guardReserve, budgetMs: r.budgetMs)
+            var control = controls.deadlineControl(decision, newTokens: r.maxNewTokens, planner: planner, feedback: feedback,
+                                                   level: level, budgetMs: r.budgetMs)
             // The reference's time for the same plan under the level at `t`, relative to the
             // start's: a burst that begins mid-request slows what is left of it.
             func slowdown(at t: Double) throws -> Double {

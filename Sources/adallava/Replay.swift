@@ -142,9 +142,17 @@ struct Replay: ParsableCommand {
     var infeasible: InfeasibleHandling = .reject
 
     @Option(help: ArgumentHelp(
-        "Live: requests run on the quiet machine before the clock and the background load start (plans from the cheapest to the full model, after one untimed run); contention-aware learns its idle margin from them instead of starting on the fit's static one. Not results. 0 = none.",
+        "Requests run on the real engine on the quiet machine first (plans from the cheapest to the full model, after one untimed run); not results. Live (default 8): before the clock and the background load start; contention-aware learns its idle margin from them instead of starting on the fit's static one. --simulate (default 0): the simulated engine runs at their median engine ÷ predicted ratio, the machine's speed now against the profile's. 0 = none.",
         valueName: "n"))
-    var warmUp: Int = 8
+    var warmUp: Int?
+
+    @Option(help: ArgumentHelp(
+        "--simulate: run the simulated engine at this multiple of the cost model's time instead of measuring it with --warm-up (e.g. to repeat a simulation: the results header records the scale it ran at).",
+        valueName: "x"))
+    var engineScale: Double?
+
+    /// Warm-up requests in effect: 8 live, none simulated, unless given.
+    var warmUpCount: Int { warmUp ?? (simulate ? 0 : 8) }
 
     @Option(help: "Engine threads.")
     var threads: Int = 2
@@ -154,7 +162,12 @@ struct Replay: ParsableCommand {
 
     mutating func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        if !(0...1000).contains(warmUp) { throw ValidationError("--warm-up must be in 0…1000, got \(warmUp)") }
+        if let warmUp, !(0...1000).contains(warmUp) { throw ValidationError("--warm-up must be in 0…1000, got \(warmUp)") }
+        if let engineScale {
+            if !simulate { throw ValidationError("--engine-scale is for --simulate (a live replay runs the real engine)") }
+            if !(engineScale > 0 && engineScale <= 100) { throw ValidationError("--engine-scale must be in (0, 100], got \(engineScale)") }
+            if (warmUp ?? 0) > 0 { throw ValidationError("give --engine-scale or --warm-up, not both") }
+        }
         if !(0...1).contains(guardSlack) { throw ValidationError("--guard-slack must be in [0, 1], got \(guardSlack)") }
         if !(0...0.5).contains(guardReserve) { throw ValidationError("--guard-reserve must be in [0, 0.5], got \(guardReserve)") }
         if !(0.5...1).contains(floorQuantile) { throw ValidationError("--floor-quantile must be in [0.5, 1], got \(floorQuantile)") }
@@ -177,11 +190,13 @@ struct Replay: ParsableCommand {
         // With the guard, k is planned for a typical run (the median) and the guard takes the tail.
         let quantile = marginQuantile ?? (guardSlack == nil ? 0.98 : 0.5)
         let liveMargin = policy == .contentionAware ? ", margin \(margin.rawValue)" + (margin == .measured ? " q\(quantile)" + (guardSlack == nil ? "" : ", floor q\(floorQuantile)") : "") : ""
+        let controls = ReplayControls(guardSlack: guardSlack, guardReserve: guardReserve, floorQuantile: floorQuantile,
+                                      rejectInfeasible: infeasible == .reject)
         let guardNote = guardSlack.map { ", deadline guard (slack \($0), reserve \(guardReserve))" } ?? ", no deadline guard"
-        let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue)\(liveMargin)\(guardNote), infeasible \(infeasible.rawValue)\(simulate ? "" : ", warm-up \(warmUp)"), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
+        let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue)\(liveMargin)\(guardNote), infeasible \(infeasible.rawValue)\(warmUpCount > 0 || !simulate ? ", warm-up \(warmUpCount)" : ""), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
                         "contention trace \(trace), request trace \(requests), seed \(seed)"]
         var loaded: LlavaModel?
-        if quickProfile != nil || !simulate {
+        if quickProfile != nil || !simulate || warmUpCount > 0 {
             try spec.checkFits(contextTokens: (requestTrace.requests.map { $0.promptTokens + $0.maxNewTokens }.max() ?? 0)
                                + spec.config.imageFeatureTokens + 2)
             BLAS.setThreads(threads)
@@ -209,17 +224,30 @@ struct Replay: ParsableCommand {
         if simulate {
             let planner = Planner(policy: policy, config: spec.config, layout: try spec.config.knobLayout(), mode: mode,
                                   predictor: predictor, threads: threads)
-            let results = try ResultsStore(csvPath: out, sqlitePath: sqlite, comments: comments)
+            var virtual = VirtualReplay(planner: planner, contention: contention, noise: noise, seed: seed)
+            virtual.residuals = (predictor as? CostModel)?.requestCalibration
+            virtual.controls = controls
+            if margin == .measured { virtual.feedbackQuantile = quantile }
+            var header = comments
+            if let engineScale {
+                virtual.engineScale = engineScale
+                header[0] += String(format: ", engine scale %.3f", engineScale)
+            }
+            if let loaded, warmUpCount > 0 {
+                progress("warm-up: \(warmUpCount) requests on the real engine, to scale the simulated one")
+                let live = LiveReplay(model: loaded, planner: Planner(policy: policy, model: loaded, mode: mode, predictor: predictor,
+                                                                      threads: threads), sensor: nil, seed: seed)
+                if let ratios = try live.warmUp(requestTrace.requests, count: warmUpCount) {
+                    virtual.engineScale = ratios.median
+                    progress(String(format: "warm-up: engine ÷ predicted median %.2f (slowest %.2f): the simulated engine runs at %.2f×",
+                                    ratios.median, ratios.max, ratios.median))
+                    header[0] += String(format: ", engine scale %.3f", ratios.median)
+                }
+            }
+            let results = try ResultsStore(csvPath: out, sqlitePath: sqlite, comments: header)
             defer { results.close() }
             // Time the simulation alone, then write: the store's fsyncs are not the simulator's speed.
             let t0 = DispatchTime.now().uptimeNanoseconds
-            var virtual = VirtualReplay(planner: planner, contention: contention, noise: noise, seed: seed)
-            virtual.residuals = (predictor as? CostModel)?.requestCalibration
-            virtual.guardSlack = guardSlack
-            virtual.guardReserve = guardReserve
-            virtual.rejectInfeasible = infeasible == .reject
-            virtual.floorQuantile = floorQuantile
-            if margin == .measured { virtual.feedbackQuantile = quantile }
             let rows = try virtual.run(requestTrace.requests)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             progress(String(format: "simulated %d requests in %.3f s (%.0f requests/s)", rows.count, seconds, Double(rows.count) / seconds))
@@ -239,13 +267,10 @@ struct Replay: ParsableCommand {
         let replay = LiveReplay(model: loaded, planner: planner, sensor: sensor, seed: seed)
         if oracleContention { replay.traceLevel = { contention.level(at: $0) } }
         if policy == .contentionAware && margin == .measured { replay.feedback = LatencyFeedback(quantile: quantile) }
-        replay.guardSlack = guardSlack
-        replay.guardReserve = guardReserve
-        replay.rejectInfeasible = infeasible == .reject
-        replay.floorQuantile = floorQuantile
-        if warmUp > 0 {
-            progress("warm-up: \(warmUp) requests on the quiet machine before the load starts")
-            if let ratios = try replay.warmUp(requestTrace.requests, count: warmUp) {
+        replay.controls = controls
+        if warmUpCount > 0 {
+            progress("warm-up: \(warmUpCount) requests on the quiet machine before the load starts")
+            if let ratios = try replay.warmUp(requestTrace.requests, count: warmUpCount) {
                 progress(String(format: "warm-up: engine ÷ predicted median %.2f, slowest %.2f", ratios.median, ratios.max))
             }
         }

@@ -90,7 +90,9 @@ struct ReplayCLITests {
                       (["--guard-slack", "1.5"], "--guard-slack"),
                       (["--margin-quantile", "1.2"], "--margin-quantile"),
                       (["--warm-up", "-1"], "--warm-up"),
-                      (["--guard-reserve", "0.7"], "--guard-reserve")])
+                      (["--guard-reserve", "0.7"], "--guard-reserve"),
+                      (["--engine-scale", "0"], "--engine-scale"),
+                      (["--engine-scale", "0.8", "--warm-up", "2"], "--engine-scale or --warm-up")])
     func badGuardOptions(extra: [String], named: String) throws {
         let dir = try CLI.tempDirectory()
         let trace = dir + "/c.csv", requests = dir + "/r.csv"
@@ -101,6 +103,20 @@ struct ReplayCLITests {
         #expect(r.status == 2)
         #expect(r.stderr.contains(named), "\(r.stderr)")
         #expect(!r.stderr.contains("Fatal error"))
+    }
+
+    @Test("a simulated replay with --warm-up times real requests first and records the engine scale it runs at")
+    func simulatedWarmUp() throws {
+        let dir = try CLI.tempDirectory()
+        let trace = dir + "/c.csv", requests = dir + "/r.csv", out = dir + "/out.csv"
+        try "t_s,cpu_busy_cores,mem_bw_gbps\n0,0,0\n10,0,0\n".write(toFile: trace, atomically: true, encoding: .utf8)
+        try "t_s,budget_ms,prompt_tokens,image,max_new_tokens\n0,2000,8,synthetic,2\n1,2000,8,synthetic,2\n".write(toFile: requests, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["replay", "--trace", trace, "--requests", requests, "--model", "tiny", "--simulate",
+                             "--quick-profile", "0", "--warm-up", "3", "--threads", "1", "--out", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("warm-up: engine ÷ predicted median"), "\(r.stderr)")
+        let header = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""
+        #expect(header.contains("simulated") && header.contains("warm-up 3, ") && header.contains("engine scale "), "\(header)")
     }
 
     @Test("a live replay on tiny writes every row to CSV and SQLite, and validate reads it")

@@ -23,6 +23,17 @@ struct VirtualReplayTests {
         #expect(rows.allSatisfy { $0.mode == "simulated" && $0.outcome == "met" && $0.knobs == $0.totalKnobs })
     }
 
+    @Test("the engine scale multiplies every simulated engine time (the machine's speed against the profile's)")
+    func engineScale() throws {
+        let requests = [TraceRequest(t: 0, budgetMs: 1e6, promptTokens: 8, maxNewTokens: 4)]
+        var replay = VirtualReplay(planner: TinyFixture.planner(.profile), contention: quiet)
+        let plain = try replay.run(requests)[0]
+        replay.engineScale = 0.8
+        let scaled = try replay.run(requests)[0]
+        #expect(plain.serviceMs > 0 && abs(scaled.serviceMs - 0.8 * plain.serviceMs) < 1e-9 * plain.serviceMs)
+        #expect(scaled.predictedMs == plain.predictedMs)   // the planner's prediction is not scaled
+    }
+
     @Test("an infeasible request is rejected unrun by choice, and the engine stays free for the next one")
     func rejectInfeasible() throws {
         let requests = [TraceRequest(t: 0, budgetMs: 0.001, promptTokens: 8, maxNewTokens: 4),
@@ -31,7 +42,7 @@ struct VirtualReplayTests {
         let ran = try replay.run(requests)
         #expect(ran[0].outcome == "infeasible" && ran[0].serviceMs > 0)
         #expect(ran[1].startS == ran[0].endS)
-        replay.rejectInfeasible = true
+        replay.controls.rejectInfeasible = true
         let rejected = try replay.run(requests)
         #expect(rejected[0].outcome == "rejected" && rejected[0].serviceMs == 0 && rejected[0].ranKnobs == 0)
         #expect(rejected[0].droppedKnobs == 0 && rejected[0].ranPlan.isEmpty)

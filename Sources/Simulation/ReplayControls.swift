@@ -1,0 +1,42 @@
+import Contention
+
+/// How a replay admits requests and guards them while they run. Live and simulated replays
+/// take the same settings, so the two differ only in what runs a request (the engine or the
+/// cost model), and `replay --simulate` is a forecast of the same policy.
+public struct ReplayControls: Sendable, Equatable {
+    /// When set, each request runs under a deadline guard with this slack: blocks are switched
+    /// off part-way when the request runs late (policies with a cost model only; `flops` has
+    /// no per-block prediction to guard with).
+    public var guardSlack: Double?
+    /// With the guard: the share of each budget kept free at its end (`DeadlineControl.reserveMs`).
+    public var guardReserve: Double
+    /// With the guard and a measured margin: the quantile of the recent engine ÷ predicted
+    /// ratios the cheapest plan must fit at (`PlanningRequest.floorScale`).
+    public var floorQuantile: Double
+    /// Do not run requests the planner finds infeasible (admission control): they are recorded
+    /// as `rejected` and the engine moves on to the next request.
+    public var rejectInfeasible: Bool
+
+    public init(guardSlack: Double? = nil, guardReserve: Double = 0, floorQuantile: Double = 1, rejectInfeasible: Bool = false) {
+        self.guardSlack = guardSlack; self.guardReserve = guardReserve
+        self.floorQuantile = floorQuantile; self.rejectInfeasible = rejectInfeasible
+    }
+
+    /// The scale the cheapest plan must fit at for a request planned at `level` (nil without
+    /// the guard: then the plan's own margin decides feasibility).
+    func floorScale(_ feedback: LatencyFeedback?, at level: ContentionLevel) -> Double? {
+        guardSlack == nil ? nil : feedback?.scale(at: level, quantile: floorQuantile)
+    }
+
+    /// The guard's arithmetic for one request, live or simulated alike: nil without the guard
+    /// or without a cost-model prediction to split (`flops`). The prior speed is the recent
+    /// median engine ÷ predicted ratio at `level` (1 until `feedback` has enough).
+    func deadlineControl(_ decision: PlanDecision, newTokens: Int, planner: Planner, feedback: LatencyFeedback?,
+                         level: ContentionLevel, budgetMs: Double) -> DeadlineControl? {
+        guard let guardSlack, let prediction = decision.prediction else { return nil }
+        return DeadlineControl(work: RequestWork(prediction: prediction, newTokens: newTokens), plan: decision.plan,
+                               layout: planner.layout, order: planner.order,
+                               prior: feedback?.scale(at: level, quantile: 0.5) ?? 1, slack: guardSlack,
+                               reserveMs: guardReserve * budgetMs)
+    }
+}
