@@ -18,16 +18,10 @@ import LLaVAModel
 /// whole-request ratio would dilute it with the quiet start). Larger, because running late is
 /// what costs a deadline; a request running fast needs no decision. The request is predicted
 /// to finish at `spent + rate · remaining · (1 + slack)`; while that is later than the budget
-/// less `reserveMs`, switchable blocks go, each time aiming at the least work shed (see
-/// `victim(excessMs:at:running:)`). Those needed to end by the budget itself go at once; those
-/// the reserve asks for on top go only when due (the block about to run over the prompt, or
-/// any block before a decode step).
-///
-/// Why not defer everything to its turn: in a live llava-mini replay (stop 14, 2000 requests)
-/// a guard that dropped every block only when due reached 88.9% utilisation but missed 9 of
-/// 919 feasible budgets, all at idle and all with every switchable block shed by the end: a
-/// request whose pace worsened late had only its decode steps left to shed. Committing early
-/// to what the pace says keeps the choice while it is wide.
+/// less `reserveMs`, switchable blocks are picked to go, aiming at the least work shed (see
+/// `victim(excessMs:at:running:)`), and those due now are switched off: the block about to
+/// run over the prompt, or any block before a decode step. The others wait for their turn,
+/// when the request's pace is better known.
 ///
 /// Why the reserve: after the last checkpoint (before the last decode step) nothing can be
 /// shed, and a request the guard steers to land just inside its budget misses on any hiccup
@@ -97,28 +91,24 @@ public struct DeadlineControl: Sendable {
         last = point
         history.append((elapsedMs, doneMs))
         let pace = rate(elapsedMs: elapsedMs) * (1 + slack)
-        var plan = running, now: [Int] = []
-        func shed(keepingFree reserve: Double, _ take: (Int) -> Bool) {
-            while case let excess = pace * remaining(from: point, running: plan) - (leftMs - reserve), excess > 0,
-                  let victim = victim(excessMs: excess / pace, at: point, running: plan) {
-                plan[victim] = false
-                if take(victim) { now.append(victim) }
-            }
+        // The blocks that must go for the rest to fit, chosen on a scratch copy...
+        var plan = running, chosen: [Int] = []
+        while case let excess = pace * remaining(from: point, running: plan) - (leftMs - reserveMs), excess > 0,
+              let victim = victim(excessMs: excess / pace, at: point, running: plan) {
+            plan[victim] = false
+            chosen.append(victim)
         }
-        // What the pace says must go, goes now: a request running late is shed at once, while
-        // every block is still there to choose from.
-        shed(keepingFree: 0) { _ in true }
-        // What the reserve asks for on top is chosen too, but only the blocks due now go (the
-        // block about to run over the prompt, or any block before a decode step): the reserve is
-        // for the end of the request, and a later block saves as much when it is dropped just
-        // before it runs, by which time the pace is better known.
-        shed(keepingFree: reserveMs) { block in
+        // ...but only those due now go: the block about to run over the prompt, or any block
+        // before a decode step. A later block saves as much when it is dropped just before it
+        // runs, and by then the request's pace is better known (a burst may have ended, the
+        // prior's weight has faded), so the decision waits for it.
+        let due = chosen.filter { block in
             if case let .prefillBlock(layer) = point { return block == layer }
             return true
         }
-        for block in now { running[block] = false }
-        dropped += now
-        return now
+        for block in due { running[block] = false }
+        dropped += due
+        return due
     }
 
     /// The next running block to switch off when the rest (with `running`) is `excessMs` of
@@ -199,5 +189,19 @@ public struct DeadlineControl: Sendable {
         case let .decodeStep(step):
             return Double(max(0, work.steps - step)) * work.stepMs(blocks: n)
         }
+    }
+}
+
+extension DeadlineControl {
+    /// The control of one replayed request (live and simulated alike): nil without a guard
+    /// (`slack` nil) or without a cost-model prediction to split (`flops`). The prior speed is
+    /// the recent median engine ÷ predicted ratio at `level` (1 until `feedback` has enough);
+    /// `reserve` is the share of `budgetMs` kept free at the end.
+    init?(decision: PlanDecision, newTokens: Int, planner: Planner, feedback: LatencyFeedback?, level: ContentionLevel,
+          slack: Double?, reserve: Double = 0, budgetMs: Double) {
+        guard let slack, let prediction = decision.prediction else { return nil }
+        self.init(work: RequestWork(prediction: prediction, newTokens: newTokens), plan: decision.plan, layout: planner.layout,
+                  order: planner.order, prior: feedback?.scale(at: level, quantile: 0.5) ?? 1, slack: slack,
+                  reserveMs: reserve * budgetMs)
     }
 }

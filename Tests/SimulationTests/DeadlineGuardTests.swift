@@ -69,14 +69,15 @@ struct DeadlineGuardTests {
         #expect(c.dropped.isEmpty)
     }
 
-    @Test("running twice as slow: what the pace says goes at once, least important first among equals; never a prefix block")
+    @Test("running twice as slow: blocks go as their turn comes, least important first among equals; never a prefix block")
     func late() throws {
         var c = try control()
         // 2× slow through block 1: 10 + 2 blocks of predicted work took 40 ms, 12 ms left.
-        let dropped = c.checkpoint(.prefillBlock(layer: 2), elapsedMs: 40, leftMs: 12)
-        #expect(dropped == [3, 2])          // order [0, 1] → blocks 2, 3; least important last
+        // Both switchable blocks must go; block 2 is due now, block 3 when it comes.
+        #expect(c.checkpoint(.prefillBlock(layer: 2), elapsedMs: 40, leftMs: 12) == [2])
+        #expect(c.checkpoint(.prefillBlock(layer: 3), elapsedMs: 40, leftMs: 12) == [3])
         #expect(c.runningBlocks == 2)
-        #expect(c.dropOrder == [3, 2])
+        #expect(c.dropOrder == [3, 2])      // order [0, 1] → blocks 2, 3; least important last
         // Hopelessly late: nothing more can go.
         #expect(c.checkpoint(.decodeStep(step: 0), elapsedMs: 80, leftMs: 1).isEmpty)
         // Work done: 10 + 2 · 5 + 1 + three steps with 2 blocks (3 ms each).
@@ -107,7 +108,7 @@ struct DeadlineGuardTests {
         #expect(kept.checkpoint(.prefillBlock(layer: 3), elapsedMs: t, leftMs: 100 - t) == [3])
     }
 
-    @Test("the least work shed: a small gap is closed by a block whose prefill has run (its decode steps only)")
+    @Test("the least work shed: a small gap is closed by a block whose prefill has run (its decode steps only), when they are due")
     func leastShed() throws {
         var c = try control()
         // Before block 3: block 2 has run (dropping it saves 3 decode steps · 1 ms), block 3
@@ -119,10 +120,12 @@ struct DeadlineGuardTests {
         #expect(c.victim(excessMs: 6, at: before3, running: c.running) == 3)
         // Neither alone: the larger first (together they cover it).
         #expect(c.victim(excessMs: 10, at: before3, running: c.running) == 3)
-        // On pace, 21 ms of work left and 19 ms of budget: block 2's decode share is enough
-        // and goes now (block 3 runs); then 6 ms later 12 ms of work are left for 13 ms.
-        #expect(c.checkpoint(before3, elapsedMs: 25, leftMs: 19) == [2])
-        #expect(c.checkpoint(.decodeStep(step: 0), elapsedMs: 31, leftMs: 13).isEmpty)
+        // On pace, 21 ms of work left and 19 ms of budget: block 2's decode share must go, at
+        // the first decode step; block 3 runs.
+        #expect(c.checkpoint(before3, elapsedMs: 25, leftMs: 19).isEmpty)
+        // Block 3 and lm_head on pace: 6 ms later, 15 ms of work left, 13 of budget; at a
+        // decode step both blocks save 3, and the least important (3) goes.
+        #expect(c.checkpoint(.decodeStep(step: 0), elapsedMs: 31, leftMs: 13) == [3])
         #expect(c.runningBlocks == 3)
     }
 
@@ -158,7 +161,7 @@ struct DeadlineGuardTests {
         let requests = [TraceRequest(t: 0, budgetMs: 62, promptTokens: 8, maxNewTokens: 4)]
         var replay = VirtualReplay(planner: Self.planner, contention: trace)
         let plain = try replay.run(requests)[0]
-        replay.controls.guardSlack = 0
+        replay.guardSlack = 0
         let guarded = try replay.run(requests)[0]
         #expect(plain.knobs == 2 && plain.ranKnobs == 2)
         #expect(plain.outcome == "missed")
