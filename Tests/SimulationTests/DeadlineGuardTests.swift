@@ -161,7 +161,7 @@ struct DeadlineGuardTests {
         let requests = [TraceRequest(t: 0, budgetMs: 62, promptTokens: 8, maxNewTokens: 4)]
         var replay = VirtualReplay(planner: Self.planner, contention: trace)
         let plain = try replay.run(requests)[0]
-        replay.guardSlack = 0
+        replay.controls.guardSlack = 0
         let guarded = try replay.run(requests)[0]
         #expect(plain.knobs == 2 && plain.ranKnobs == 2)
         #expect(plain.outcome == "missed")
