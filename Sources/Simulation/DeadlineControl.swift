@@ -1,5 +1,4 @@
 import AdaptiveInference
-import Contention
 import LLaVAModel
 
 /// The deadline arithmetic behind `DeadlineGuard` (live) and the simulator's guarded requests:
@@ -189,19 +188,5 @@ public struct DeadlineControl: Sendable {
         case let .decodeStep(step):
             return Double(max(0, work.steps - step)) * work.stepMs(blocks: n)
         }
-    }
-}
-
-extension DeadlineControl {
-    /// The control of one replayed request (live and simulated alike): nil without a guard
-    /// (`slack` nil) or without a cost-model prediction to split (`flops`). The prior speed is
-    /// the recent median engine ÷ predicted ratio at `level` (1 until `feedback` has enough);
-    /// `reserve` is the share of `budgetMs` kept free at the end.
-    init?(decision: PlanDecision, newTokens: Int, planner: Planner, feedback: LatencyFeedback?, level: ContentionLevel,
-          slack: Double?, reserve: Double = 0, budgetMs: Double) {
-        guard let slack, let prediction = decision.prediction else { return nil }
-        self.init(work: RequestWork(prediction: prediction, newTokens: newTokens), plan: decision.plan, layout: planner.layout,
-                  order: planner.order, prior: feedback?.scale(at: level, quantile: 0.5) ?? 1, slack: slack,
-                  reserveMs: reserve * budgetMs)
     }
 }
