@@ -228,11 +228,7 @@ struct Replay: ParsableCommand {
             virtual.residuals = (predictor as? CostModel)?.requestCalibration
             virtual.controls = controls
             if margin == .measured { virtual.feedbackQuantile = quantile }
-            var header = comments
-            if let engineScale {
-                virtual.engineScale = engineScale
-                header[0] += String(format: ", engine scale %.3f", engineScale)
-            }
+            if let engineScale { virtual.engineScale = engineScale }
             if let loaded, warmUpCount > 0 {
                 progress("warm-up: \(warmUpCount) requests on the real engine, to scale the simulated one")
                 let live = LiveReplay(model: loaded, planner: Planner(policy: policy, model: loaded, mode: mode, predictor: predictor,
@@ -241,9 +237,10 @@ struct Replay: ParsableCommand {
                     virtual.engineScale = ratios.median
                     progress(String(format: "warm-up: engine ÷ predicted median %.2f (slowest %.2f): the simulated engine runs at %.2f×",
                                     ratios.median, ratios.max, ratios.median))
-                    header[0] += String(format: ", engine scale %.3f", ratios.median)
                 }
             }
+            var header = comments
+            if engineScale != nil || warmUpCount > 0 { header[0] += String(format: ", engine scale %.3f", virtual.engineScale) }
             let results = try ResultsStore(csvPath: out, sqlitePath: sqlite, comments: header)
             defer { results.close() }
             // Time the simulation alone, then write: the store's fsyncs are not the simulator's speed.
