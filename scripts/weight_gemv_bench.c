@@ -1,5 +1,5 @@
 // One-thread GEMV yardstick for the weight formats: OpenBLAS sgemv on fp32 against
-// CWeightKernels' bf16 and Q8_0 GEMVs on the same 11008×4096 matrix (an LLaMA-7B MLP
+// CWeightKernels' fp32, bf16 and Q8_0 GEMVs on the same 11008×4096 matrix (an LLaMA-7B MLP
 // projection), interleaved so a busy machine disturbs all of them alike. Prints the minimum
 // time of each over the repeats and bytes/s in each stored format. Q8_0 twice: with fp32
 // activations (`wk_q8_0_gemv`, the reference kernel) and Q8_0 × Q8_0 (x quantized each call,
@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
     openblas_set_num_threads(1);
     int8_t *xq = malloc(blocks * 32);
     float *xs = malloc(blocks * sizeof(float));
-    double best[4] = {1e9, 1e9, 1e9, 1e9};
+    double best[5] = {1e9, 1e9, 1e9, 1e9, 1e9};
     for (int k = 0; k < repeats; k++) {
         double t = now();
         cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1, wf, cols, x, 1, 0, y, 1);
@@ -52,6 +52,10 @@ int main(int argc, char **argv) {
         wk_quantize_q8_0(x, cols, xq, xs);
         wk_q8_0_q8_gemv(q, s, blocks * 32, xq, xs, y, rows, cols, 0);
         double e = now() - t;
+        t = now();
+        wk_f32_gemv(wf, cols, x, y, rows, cols, 0);
+        double f = now() - t;
+        if (f < best[4]) best[4] = f;
         if (e < best[3]) best[3] = e;
         if (a < best[0]) best[0] = a;
         if (b < best[1]) best[1] = b;
@@ -59,6 +63,7 @@ int main(int argc, char **argv) {
     }
     printf("%ld x %ld, 1 thread, min of %d\n", rows, cols, repeats);
     printf("f32  sgemv  %7.2f ms  %5.1f GB/s\n", best[0] * 1e3, n * 4.0 / best[0] / 1e9);
+    printf("f32  gemv   %7.2f ms  %5.1f GB/s  (%.2f of sgemv's time; ours)\n", best[4] * 1e3, n * 4.0 / best[4] / 1e9, best[4] / best[0]);
     printf("bf16 gemv   %7.2f ms  %5.1f GB/s  (%.2f of sgemv's time)\n", best[1] * 1e3, n * 2.0 / best[1] / 1e9, best[1] / best[0]);
     printf("q8_0 gemv   %7.2f ms  %5.1f GB/s  (%.2f of sgemv's time; fp32 x)\n", best[2] * 1e3, n * 1.125 / best[2] / 1e9, best[2] / best[0]);
     printf("q8_0 q8 x   %7.2f ms  %5.1f GB/s  (%.2f of sgemv's time; x as Q8_0, as decode runs)\n", best[3] * 1e3, n * 1.125 / best[3] / 1e9, best[3] / best[0]);

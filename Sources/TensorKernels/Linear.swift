@@ -24,8 +24,8 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
             weight.storage.withUnsafeBufferPointer { wp in
                 if rows == 1 {
                     // One token (decode): y = W · x streams W once.
-                    BLAS.sgemv(m: outF, n: inF, a: wp.baseAddress!, x: xp.baseAddress!, y: yp.baseAddress!,
-                               beta: bias == nil ? 0 : 1)
+                    gemvF32(m: outF, n: inF, a: wp.baseAddress!, x: xp.baseAddress!, y: yp.baseAddress!,
+                            beta: bias == nil ? 0 : 1)
                 } else {
                     BLAS.sgemm(m: rows, n: outF, k: inF, a: xp.baseAddress!, b: wp.baseAddress!,
                                transposeB: true, c: yp.baseAddress!, beta: bias == nil ? 0 : 1)

@@ -20,8 +20,8 @@ public func linear(_ x: Tensor, weight: Tensor, rows: [Range<Int>], bias: Tensor
                     }
                     // Rows r of W are one contiguous [|r|, in] block: C columns column..<column+|r|.
                     if tokens == 1 {
-                        BLAS.sgemv(m: r.count, n: inF, a: wp.baseAddress! + r.lowerBound * inF, x: xp.baseAddress!,
-                                   y: yp.baseAddress! + column, beta: bias == nil ? 0 : 1)
+                        gemvF32(m: r.count, n: inF, a: wp.baseAddress! + r.lowerBound * inF, x: xp.baseAddress!,
+                                y: yp.baseAddress! + column, beta: bias == nil ? 0 : 1)
                     } else {
                         BLAS.sgemm(m: tokens, n: r.count, k: inF, a: xp.baseAddress!, b: wp.baseAddress! + r.lowerBound * inF,
                                    transposeB: true, c: yp.baseAddress! + column, ldc: width, beta: bias == nil ? 0 : 1)
@@ -51,8 +51,8 @@ public func linear(_ x: Tensor, weight: Tensor, columns: [Range<Int>], bias: Ten
                 for r in columns where !r.isEmpty {
                     // W[:, r] is a strided [out, |r|] view (leading dimension in); accumulate.
                     if tokens == 1 {
-                        BLAS.sgemv(m: outF, n: r.count, a: wp.baseAddress! + r.lowerBound, lda: inF,
-                                   x: xp.baseAddress! + offset, y: yp.baseAddress!, beta: first ? 0 : 1)
+                        gemvF32(m: outF, n: r.count, a: wp.baseAddress! + r.lowerBound, lda: inF,
+                                x: xp.baseAddress! + offset, y: yp.baseAddress!, beta: first ? 0 : 1)
                     } else {
                         BLAS.sgemm(m: tokens, n: outF, k: r.count, a: xp.baseAddress! + offset, lda: width,
                                    b: wp.baseAddress! + r.lowerBound, ldb: inF, transposeB: true,

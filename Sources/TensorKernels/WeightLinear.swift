@@ -2,7 +2,7 @@ import Dispatch
 import CWeightKernels
 
 // Linear layers on `WeightMatrix` weights. fp32 weights take the `Tensor` paths unchanged
-// (OpenBLAS sgemv/sgemm). bf16 and Q8_0 weights:
+// (`gemvF32` for one token, OpenBLAS sgemm for many). bf16 and Q8_0 weights:
 // - one token (decode): `CWeightKernels` GEMV that streams each stored weight once, widening
 //   in registers, rows split across `BLAS.threads` workers (Q8_0: x is quantized to Q8_0
 //   blocks first and the dot products are integer, as llama.cpp does);
@@ -85,8 +85,8 @@ extension WeightMatrix {
         switch storage {
         case .f32(let t):
             t.storage.withUnsafeBufferPointer { w in
-                BLAS.sgemv(m: rows.count, n: n, a: w.baseAddress! + rows.lowerBound * cols + columns.lowerBound, lda: cols,
-                           x: x, y: y, beta: beta)
+                gemvF32(m: rows.count, n: n, a: w.baseAddress! + rows.lowerBound * cols + columns.lowerBound, lda: cols,
+                        x: x, y: y, beta: beta)
             }
         case .bf16(let bits):
             bits.withUnsafeBufferPointer { w in

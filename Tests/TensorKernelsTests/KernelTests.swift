@@ -31,6 +31,36 @@ struct KernelTests {
         #expect(maxAbsDiff(linear(x, weight: w, bias: b), Reference.linear(x, weight: w, bias: b)) < 1e-4)
     }
 
+    /// The fp32 decode GEMV (`wk_f32_gemv` on `balancedChunks`): row counts below, at and past
+    /// the eight-row bands, widths with a tail past the last 8 columns, a strided `lda` (a
+    /// column slice of W) and beta = 1, on one and two threads.
+    @Test("gemvF32 matches the scalar dot products", arguments: [(1, 1), (7, 9), (8, 16), (67, 300), (1000, 131), (96, 4100)])
+    func gemvF32Matches(shape: (m: Int, n: Int)) {
+        let (m, n) = shape, lda = n + 3
+        let a = randomTensor([m, lda], seed: 40), x = randomTensor([n], seed: 41), y0 = randomTensor([m], seed: 42)
+        var expected = [Float](repeating: 0, count: m)
+        for i in 0..<m {
+            var s: Double = 0
+            for j in 0..<n { s += Double(a.storage[i * lda + j]) * Double(x.storage[j]) }
+            expected[i] = Float(s) + y0.storage[i]
+        }
+        let saved = BLAS.threads
+        defer { BLAS.setThreads(saved) }
+        for threads in [1, 2] {
+            BLAS.setThreads(threads)
+            var y = y0.storage
+            a.storage.withUnsafeBufferPointer { ap in
+                x.storage.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        gemvF32(m: m, n: n, a: ap.baseAddress!, lda: lda, x: xp.baseAddress!, y: yp.baseAddress!, beta: 1)
+                    }
+                }
+            }
+            let err = zip(y, expected).map { abs($0 - $1) }.max() ?? 0
+            #expect(err < 1e-4 * Float(max(1, n / 64)), "m \(m) n \(n) threads \(threads): max error \(err)")
+        }
+    }
+
     @Test("linear keeps leading dimensions of a 3-D input")
     func linearKeepsLeadingDimensions() {
         let x = randomTensor([2, 3, 8], seed: 4)

@@ -3,13 +3,17 @@
 
 #include <stdint.h>
 
-/// Kernels for weights stored narrower than fp32 (BF16, Q8_0): each widens weights to fp32 in
-/// registers and accumulates in fp32. Every entry point picks an AVX2+FMA body when the CPU has
+/// Kernels for weights stored narrower than fp32 (BF16, Q8_0), each widening weights to fp32 in
+/// registers and accumulating in fp32, and the fp32 decode GEMV. Every entry point picks an AVX2+FMA body when the CPU has
 /// those (checked once at run time) and a portable scalar body otherwise.
 
 /// `y[r] = beta * y[r] + Σ_c w[r * ldw + c] * x[c]` for `r < rows`, `c < cols`; `w` is bf16
 /// (the top 16 bits of an fp32). Streams each weight row once.
 void wk_bf16_gemv(const uint16_t *w, long ldw, const float *x, float *y, long rows, long cols, float beta);
+
+/// `y[r] = beta * y[r] + Σ_c w[r * ldw + c] * x[c]` for `r < rows`, `c < cols`, fp32 weights:
+/// the decode GEMV the engine runs instead of OpenBLAS's sgemv (see weight_kernels.c).
+void wk_f32_gemv(const float *w, long ldw, const float *x, float *y, long rows, long cols, float beta);
 
 /// `dst[i] = (float)src[i]` for bf16 `src` (exact).
 void wk_bf16_to_f32(const uint16_t *src, float *dst, long n);
