@@ -3,7 +3,9 @@
 # shapes, the same prompt length and the same thread counts, measured in one run.
 #
 #   scripts/peers/run_peers.sh            # everything: build, models, llama-bench, numpy, adallava, report
-#   scripts/peers/run_peers.sh STAGE...   # some of: deps build models llama numpy adallava report clean
+#   scripts/peers/run_peers.sh STAGE...   # some of: deps build models llama numpy adallava report rounds clean
+#   scripts/peers/run_peers.sh rounds     # llama-bench and adallava alternately, PEERS_ROUNDS times,
+#                                         # then each ratio's median and range over the rounds
 #
 # Everything heavy lives in $PEERS_WORK (default /tmp/peers-work), never in the repository.
 # See scripts/peers/README.md for knobs, time and disk.
@@ -17,6 +19,7 @@ THREADS="${PEERS_THREADS:-1,2}"          # comma-separated, same list for every 
 PP="${PEERS_PP:-600}"                     # prompt tokens (prefill)
 TG="${PEERS_TG:-32}"                      # generated tokens (decode)
 REPS="${PEERS_REPS:-3}"                   # timed repetitions
+ROUNDS="${PEERS_ROUNDS:-3}"               # alternating llama-bench / adallava rounds (rounds stage)
 LAYERS="${PEERS_LAYERS:-4}"               # decoder blocks in the random GGUFs
 DTYPES="${PEERS_DTYPES:-f32,bf16}"        # GGUF weight types for llama.cpp
 CLEAN="${PEERS_CLEAN:-models}"            # after the report: models | all | none
@@ -251,6 +254,29 @@ stage_adallava() {
     [[ -f "$RES_DIR/adallava-status.txt" ]] || echo "ran '$cmd bench block --shape llava-1.5-7b --tokens $PP --threads N --json'" > "$RES_DIR/adallava-status.txt"
 }
 
+# ---------------------------------------------------------------- rounds
+# llama-bench and adallava one after the other, $ROUNDS times: odd rounds llama.cpp first, even
+# rounds adallava first. Each round's inputs and report go to $RES_DIR/round-N, then rounds.py
+# prints every ratio's median and range over the rounds. Why: this VM's speed drifts by ±15%
+# within minutes, and a single llama-bench run followed by a single adallava run puts that
+# drift into the ratio (stop 14: f32 2-thread prompt processing 0.90, and 0.98 at the next
+# run, with adallava's own rate 270-350 tok/s per block between runs).
+stage_rounds() {
+    local r dir
+    for (( r = 1; r <= ROUNDS; r++ )); do
+        say "round $r of $ROUNDS ($( (( r % 2 )) && echo "llama.cpp first" || echo "adallava first"))"
+        if (( r % 2 )); then stage_llama; stage_adallava; else stage_adallava; stage_llama; fi
+        dir="$RES_DIR/round-$r"
+        rm -rf "$dir" && mkdir -p "$dir"
+        cp "$RES_DIR"/llama-*.json "$RES_DIR"/adallava*.json "$RES_DIR/adallava-status.txt" "$dir"/
+        cp "$RES_DIR/llama_version.txt" "$RES_DIR/llama_simd.txt" "$dir"/ 2>/dev/null || true
+        "$PYTHON" "$HERE/report.py" --results "$dir" --layers "$LAYERS" --pp "$PP" --tg "$TG" \
+            --threads "$THREADS" --dtypes "$DTYPES" > "$dir/report.md"
+    done
+    "$PYTHON" "$HERE/rounds.py" --results "$RES_DIR" --rounds "$ROUNDS" \
+        --llama-version "$(cat "$RES_DIR/llama_version.txt" 2>/dev/null || echo '?')"
+}
+
 # ---------------------------------------------------------------- report / clean
 stage_report() {
     "$PYTHON" "$HERE/report.py" --results "$RES_DIR" --layers "$LAYERS" --pp "$PP" --tg "$TG" \
@@ -273,8 +299,8 @@ if (( ${#stages[@]} == 0 )); then
 fi
 for s in "${stages[@]}"; do
     case "$s" in
-        deps|build|models|llama|numpy|adallava|report|clean) timed "$s" "stage_$s" ;;
-        *) echo "unknown stage '$s' (deps build models llama numpy adallava report clean)" >&2; exit 2 ;;
+        deps|build|models|llama|numpy|adallava|report|rounds|clean) timed "$s" "stage_$s" ;;
+        *) echo "unknown stage '$s' (deps build models llama numpy adallava report rounds clean)" >&2; exit 2 ;;
     esac
 done
 say "done in $(( $(date +%s) - T_START )) s; results in $RES_DIR"
