@@ -104,11 +104,12 @@ public struct HTMLReport {
         guard !report.agreement.isEmpty else { return "" }
         var h = "<h2>Simulated vs live</h2>\n<table><tr><th class=\"l\">policy</th><th>paired requests</th>"
             + "<th>mean |sim − live| / live</th><th>P99 sim</th><th>P99 live</th><th>P99 difference</th>"
-            + "<th>P99 feasible sim</th><th>P99 feasible live</th><th>difference</th></tr>\n"
+            + "<th>P99 feasible sim</th><th>P99 feasible live</th><th>difference</th><th class=\"l\">live P99 95% interval</th></tr>\n"
         for a in report.agreement {
             h += "<tr><td class=\"l\">\(escape(a.policy))</td><td>\(a.pairedRequests)</td><td>\(pct(a.meanAbsoluteLatencyError, 1))</td>"
                 + "<td>\(ratio(a.p99Simulated))</td><td>\(ratio(a.p99Live))</td><td>\(pct(a.p99RelativeDifference, 1))</td>"
-                + "<td>\(ratio(a.p99FeasibleSimulated))</td><td>\(ratio(a.p99FeasibleLive))</td><td>\(pct(a.p99FeasibleRelativeDifference, 1))</td></tr>\n"
+                + "<td>\(ratio(a.p99FeasibleSimulated))</td><td>\(ratio(a.p99FeasibleLive))</td><td>\(pct(a.p99FeasibleRelativeDifference, 1))</td>"
+                + "<td class=\"l\">\(escape(a.liveIntervalSummary))</td></tr>\n"
         }
         return h + "</table>\n"
     }

@@ -25,6 +25,11 @@ public struct RunStatistics: Codable, Sendable {
     public var p50: Double
     public var p90: Double
     public var p99: Double
+    /// A 95% confidence interval for the P99 of what the run was drawn from, from the order
+    /// statistics alone (see `quantileInterval`); `p99Upper95` is nil when the run is too
+    /// small to bound it from above (fewer than ≈ 370 feasible requests).
+    public var p99Lower95: Double
+    public var p99Upper95: Double?
     /// Mean latency/budget of the requests that met their budget: how much of the budget the
     /// schedule used (1.0 would be perfect packing).
     public var utilisation: Double
@@ -39,7 +44,7 @@ public struct RunStatistics: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case policy, mode, requests, infeasible, infeasibleWithinBudget = "infeasible_within_budget", rejected, adherence, verdict
         case claim, requestsToPass = "requests_to_pass", p50 = "p50_latency_over_budget", p90 = "p90_latency_over_budget"
-        case p99 = "p99_latency_over_budget", utilisation = "budget_utilisation", meanKnobFraction = "mean_knob_fraction"
+        case p99 = "p99_latency_over_budget", p99Lower95 = "p99_lower_95", p99Upper95 = "p99_upper_95", utilisation = "budget_utilisation", meanKnobFraction = "mean_knob_fraction"
         case guardShedShare = "guard_shed_share"
         case predictionError = "prediction_error"
     }
@@ -62,6 +67,9 @@ public struct RunStatistics: Codable, Sendable {
         p50 = Self.quantile(ratios, 0.50)
         p90 = Self.quantile(ratios, 0.90)
         p99 = Self.quantile(ratios, 0.99)
+        let interval = Self.quantileInterval(ratios, 0.99, confidence: 0.95)
+        p99Lower95 = interval.lower
+        p99Upper95 = interval.upper
         let metRatios = feasible.filter(\.withinBudget).map { $0.latencyMs / $0.budgetMs }
         utilisation = metRatios.isEmpty ? 0 : metRatios.reduce(0, +) / Double(metRatios.count)
         let fractions = feasible.map { $0.totalKnobs == 0 ? 1 : Double($0.ranKnobs) / Double($0.totalKnobs) }
@@ -69,6 +77,29 @@ public struct RunStatistics: Codable, Sendable {
         guardShedShare = feasible.isEmpty ? 0 : Double(feasible.filter { $0.droppedKnobs > 0 }.count) / Double(feasible.count)
         let errors = rows.filter { $0.serviceMs > 0 }.map { abs($0.predictedMs - $0.serviceMs) / $0.serviceMs }
         predictionError = errors.isEmpty ? 0 : errors.reduce(0, +) / Double(errors.count)
+    }
+
+    /// A distribution-free two-sided `confidence` interval for the `q`-quantile of the
+    /// population `sorted` was drawn from: order statistics `[x(r), x(s)]` (1-based ranks). The
+    /// number of draws below the true quantile is Binomial(n, q), so `x(r)` lies above it with
+    /// probability P(B < r) and `x(s)` below it with P(B ≥ s); `r` is the largest rank and `s`
+    /// the smallest that keep each tail within (1 − confidence)/2 (GSL's binomial CDF).
+    ///
+    /// Why: a P99 from a few hundred requests rests on its few largest values. From 111
+    /// requests the 95% interval runs from the 5th largest to beyond the largest (`upper`
+    /// nil), so a 5% difference between two such P99s says nothing either way.
+    /// Empty data: (0, nil).
+    static func quantileInterval(_ sorted: [Double], _ q: Double, confidence: Double) -> (lower: Double, upper: Double?) {
+        let n = sorted.count
+        guard n > 0 else { return (0, nil) }
+        let tail = (1 - confidence) / 2
+        // P(B ≤ k) for B ~ Binomial(n, q); P(B ≤ −1) = 0.
+        func cdf(_ k: Int) -> Double { k < 0 ? 0 : gsl_cdf_binomial_P(UInt32(k), q, UInt32(n)) }
+        var r = 1
+        while r < n && cdf(r) <= tail { r += 1 }        // largest r with P(B ≤ r − 1) ≤ tail
+        var s = r
+        while s <= n && 1 - cdf(s - 1) > tail { s += 1 }  // smallest s with P(B ≥ s) ≤ tail
+        return (sorted[r - 1], s <= n ? sorted[s - 1] : nil)
     }
 
     /// GSL's quantile of sorted data (linear interpolation between order statistics); 0 if empty.
@@ -95,12 +126,20 @@ public struct SimulationAgreement: Codable, Sendable {
     public var p99FeasibleSimulated: Double
     public var p99FeasibleLive: Double
     public var p99FeasibleRelativeDifference: Double
+    /// The live P99's 95% interval (`RunStatistics.p99Lower95`/`p99Upper95`, nil upper: not
+    /// bounded by so few requests), and whether the simulated P99 falls inside it: the
+    /// difference above is then within what sampling alone gives.
+    public var p99FeasibleLiveLower95: Double
+    public var p99FeasibleLiveUpper95: Double?
+    public var simulatedWithinLive95: Bool
 
     enum CodingKeys: String, CodingKey {
         case policy, pairedRequests = "paired_requests", meanAbsoluteLatencyError = "mean_abs_latency_error"
         case p99Simulated = "p99_simulated", p99Live = "p99_live", p99RelativeDifference = "p99_relative_difference"
         case p99FeasibleSimulated = "p99_feasible_simulated", p99FeasibleLive = "p99_feasible_live"
         case p99FeasibleRelativeDifference = "p99_feasible_relative_difference"
+        case p99FeasibleLiveLower95 = "p99_feasible_live_lower_95", p99FeasibleLiveUpper95 = "p99_feasible_live_upper_95"
+        case simulatedWithinLive95 = "p99_feasible_simulated_within_live_95"
     }
 
     /// nil when no request of `policy` ran in both modes. A request rejected unrun in either
@@ -111,7 +150,12 @@ public struct SimulationAgreement: Codable, Sendable {
         let pairs = simulated.filter(ran).compactMap { s in liveByRequest[s.request].map { (s, $0) } }
         guard !pairs.isEmpty else { return nil }
         p99FeasibleSimulated = RunStatistics(policy: policy, mode: "simulated", rows: simulated, target: target, confidence: confidence).p99
-        p99FeasibleLive = RunStatistics(policy: policy, mode: "live", rows: live, target: target, confidence: confidence).p99
+        let liveStatistics = RunStatistics(policy: policy, mode: "live", rows: live, target: target, confidence: confidence)
+        p99FeasibleLive = liveStatistics.p99
+        p99FeasibleLiveLower95 = liveStatistics.p99Lower95
+        p99FeasibleLiveUpper95 = liveStatistics.p99Upper95
+        simulatedWithinLive95 = p99FeasibleSimulated >= p99FeasibleLiveLower95
+            && p99FeasibleSimulated <= (p99FeasibleLiveUpper95 ?? .infinity)
         p99FeasibleRelativeDifference = p99FeasibleLive > 0 ? (p99FeasibleSimulated - p99FeasibleLive) / p99FeasibleLive : 0
         self.policy = policy
         pairedRequests = pairs.count
@@ -120,6 +164,20 @@ public struct SimulationAgreement: Codable, Sendable {
         p99Simulated = RunStatistics.quantile(pairs.map { $0.0.latencyMs / $0.0.budgetMs }.sorted(), 0.99)
         p99Live = RunStatistics.quantile(pairs.map { $0.1.latencyMs / $0.1.budgetMs }.sorted(), 0.99)
         p99RelativeDifference = p99Live > 0 ? (p99Simulated - p99Live) / p99Live : 0
+    }
+}
+
+extension SimulationAgreement {
+    /// The live P99's 95% interval for a table cell, relative to the live P99, and whether the
+    /// simulated P99 is inside: "−2.9% … +3.4%, sim inside", or "−12.0% … unbounded (too few
+    /// requests), sim inside".
+    public var liveIntervalSummary: String {
+        func rel(_ x: Double) -> String {
+            String(format: "%+.1f%%", p99FeasibleLive > 0 ? 100 * (x - p99FeasibleLive) / p99FeasibleLive : 0)
+                .replacingOccurrences(of: "-", with: "−")
+        }
+        let upper = p99FeasibleLiveUpper95.map(rel) ?? "unbounded (too few requests)"
+        return "\(rel(p99FeasibleLiveLower95)) … \(upper), sim \(simulatedWithinLive95 ? "inside" : "outside")"
     }
 }
 

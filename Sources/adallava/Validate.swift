@@ -102,10 +102,11 @@ struct Validate: ParsableCommand {
             lines.append("")
             lines.append(markdownTable(
                 header: ["policy", "paired (ran in both)", "mean |sim − live|/live", "P99 sim", "P99 live", "P99 difference",
-                         "P99 feasible sim", "P99 feasible live", "difference"],
+                         "P99 feasible sim", "P99 feasible live", "difference", "live P99 95% interval"],
                 rows: v.agreement.map { [$0.policy, String($0.pairedRequests), pct($0.meanAbsoluteLatencyError),
                                          r($0.p99Simulated), r($0.p99Live), pct($0.p99RelativeDifference),
-                                         r($0.p99FeasibleSimulated), r($0.p99FeasibleLive), pct($0.p99FeasibleRelativeDifference)] }))
+                                         r($0.p99FeasibleSimulated), r($0.p99FeasibleLive), pct($0.p99FeasibleRelativeDifference),
+                                         $0.liveIntervalSummary] }))
         }
         let g = v.groups[v.decidingGroup]
         lines.append("")

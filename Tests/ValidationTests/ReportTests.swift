@@ -63,6 +63,9 @@ struct ReportTests {
         #expect(abs(a.meanAbsoluteLatencyError - 0.1) < 1e-12)
         #expect(abs(a.p99RelativeDifference - 0.1) < 1e-12)
         #expect(abs(a.p99FeasibleRelativeDifference - 0.1) < 1e-12)
+        // 100 equal latencies: the live interval is that one value, unbounded above, and the
+        // simulated P99 (10% higher) is inside it.
+        #expect(a.p99FeasibleLiveLower95 == 0.5 && a.p99FeasibleLiveUpper95 == nil && a.simulatedWithinLive95)
         #expect(report.groups[report.decidingGroup].mode == "live")
     }
 
