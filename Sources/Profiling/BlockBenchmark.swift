@@ -24,23 +24,63 @@ public struct BlockBenchmarkRow: Codable, Sendable {
     public var gflops: Double
     /// Weights (in their stored format) + KV cache read per step, over the median time.
     public var gbps: Double
-    /// `gflops` over `cblas_sgemm` 2048³ measured in this run.
+    /// `gflops` over `sgemmGflops`.
     public var gflopsRatio: Double
-    /// `gbps` over the stream read bandwidth measured in this run.
+    /// `gbps` over `readGbps`.
     public var bandwidthRatio: Double
+    /// The yardsticks this row is rated against, measured just before and just after it
+    /// (`Yardsticks.beside`): `cblas_sgemm` 2048³ GFLOP/s and stream read GB/s, same threads.
+    public var sgemmGflops: Double
+    public var readGbps: Double
 
     enum CodingKeys: String, CodingKey {
         case op, phase, shape, dtype, tokens, context, threads, repeats
         case medianMs = "median_ms", minMs = "min_ms", maxMs = "max_ms", gflops, gbps
         case gflopsRatio = "gflops_ratio", bandwidthRatio = "bandwidth_ratio"
+        case sgemmGflops = "sgemm_gflops", readGbps = "read_gbps"
     }
 
     public static let columns = ["op", "phase", "shape", "dtype", "tokens", "context", "threads", "median_ms", "min_ms", "max_ms",
-                                 "gflops", "gflops_ratio", "gbps", "bandwidth_ratio"]
+                                 "gflops", "gflops_ratio", "gbps", "bandwidth_ratio", "sgemm_gflops", "read_gbps"]
 
     public var fields: [String] {
         [op, phase, shape, dtype, "\(tokens)", "\(context)", "\(threads)", fmt(medianMs, 2), fmt(minMs, 2), fmt(maxMs, 2),
-         fmt(gflops, 1), fmt(gflopsRatio, 3), fmt(gbps, 1), fmt(bandwidthRatio, 3)]
+         fmt(gflops, 1), fmt(gflopsRatio, 3), fmt(gbps, 1), fmt(bandwidthRatio, 3), fmt(sgemmGflops, 1), fmt(readGbps, 1)]
+    }
+
+    /// This row with its ratios taken against `yardsticks`.
+    public func rated(against yardsticks: Yardsticks) -> BlockBenchmarkRow {
+        var r = self
+        r.sgemmGflops = yardsticks.gflops
+        r.readGbps = yardsticks.gbps
+        r.gflopsRatio = yardsticks.gflops > 0 ? gflops / yardsticks.gflops : 0
+        r.bandwidthRatio = yardsticks.gbps > 0 ? gbps / yardsticks.gbps : 0
+        return r
+    }
+}
+
+/// This machine's two yardsticks at one thread count: `cblas_sgemm` 2048³ GFLOP/s (the
+/// prefill's) and stream read GB/s (the decode's), as medians.
+public struct Yardsticks: Sendable {
+    public var gflops: Double
+    public var gbps: Double
+
+    /// Runs `body` between two measurements of both yardsticks (`samples` each side, after a
+    /// warm-up) and returns its result with the medians of both sides' samples together.
+    ///
+    /// Why beside each row and not once per run: this VM's speed moves by ±15-40% within
+    /// minutes (a 7B bf16 decode step took 14.5 ms in one run and 26.7 ms a minute later, and
+    /// q8_0 on 2 threads was barely faster than on 1), so a yardstick taken at the start of a
+    /// run rated later rows against a different machine; measured on both sides of a row it
+    /// sees what the row saw.
+    public static func beside<R>(threads: Int, streamMegabytes: Int, samples: Int = 3, _ body: () -> R) -> (R, Yardsticks) {
+        let sgemmBefore = SgemmPeak.measure(threads: threads, repeats: samples)
+        let readBefore = StreamBandwidth.measure(megabytes: streamMegabytes, threads: threads, repeats: samples)
+        let result = body()
+        let sgemmAfter = SgemmPeak.measure(threads: threads, repeats: samples)
+        let readAfter = StreamBandwidth.measure(megabytes: streamMegabytes, threads: threads, repeats: samples)
+        return (result, Yardsticks(gflops: Summary(sgemmBefore.samples + sgemmAfter.samples).median,
+                                   gbps: Summary(readBefore.samples + readAfter.samples).median))
     }
 }
 
@@ -64,7 +104,8 @@ public struct BlockBenchmark {
     }
 
     /// `llm.block` prefill of `tokens` tokens.
-    public func prefill(tokens: Int, threads: Int, repeats: Int, peaks: (gflops: Double, gbps: Double)) -> BlockBenchmarkRow {
+    /// (Ratios are 0 until the row is `rated(against:)` its yardsticks.)
+    public func prefill(tokens: Int, threads: Int, repeats: Int) -> BlockBenchmarkRow {
         BLAS.setThreads(threads)
         let t = config.textConfig
         let x = input(rows: tokens, width: t.hiddenSize)
@@ -75,11 +116,11 @@ public struct BlockBenchmark {
         }
         let bytes = Double(decoder.weightBytes + 2 * tokens * t.kvWidth * 4)
         return row(op: .llmBlock, phase: .prefill, tokens: tokens, context: tokens, threads: threads, repeats: repeats,
-                   times: times, flops: t.blockFLOPs(tokens: tokens, context: tokens), bytes: bytes, peaks: peaks)
+                   times: times, flops: t.blockFLOPs(tokens: tokens, context: tokens), bytes: bytes)
     }
 
     /// `llm.block` decode of one token over a KV cache already holding `context − 1` positions.
-    public func decode(context: Int, threads: Int, repeats: Int, peaks: (gflops: Double, gbps: Double)) -> BlockBenchmarkRow {
+    public func decode(context: Int, threads: Int, repeats: Int) -> BlockBenchmarkRow {
         BLAS.setThreads(threads)
         let t = config.textConfig
         var cache = KVCache(kvHeads: t.numKeyValueHeads, headDim: t.headDim, capacity: context)
@@ -100,11 +141,11 @@ public struct BlockBenchmark {
         }
         let bytes = Double(decoder.weightBytes + 2 * context * t.kvWidth * 4)
         return row(op: .llmBlock, phase: .decode, tokens: 1, context: context, threads: threads, repeats: repeats,
-                   times: times, flops: t.blockFLOPs(tokens: 1, context: context), bytes: bytes, peaks: peaks)
+                   times: times, flops: t.blockFLOPs(tokens: 1, context: context), bytes: bytes)
     }
 
     /// `vision.block` over the image's `patches + 1` tokens.
-    public func visionBlock(threads: Int, repeats: Int, peaks: (gflops: Double, gbps: Double)) -> BlockBenchmarkRow {
+    public func visionBlock(threads: Int, repeats: Int) -> BlockBenchmarkRow {
         BLAS.setThreads(threads)
         let v = config.visionConfig, n = v.numPatches + 1
         let x = input(rows: n, width: v.hiddenSize)
@@ -112,7 +153,7 @@ public struct BlockBenchmark {
         let h = Double(v.hiddenSize), m = Double(v.intermediateSize), t = Double(n)
         let flops = 2 * t * h * h * 4 + 2 * t * h * m * 2 + 2 * 2 * t * t * h
         return row(op: .visionBlock, phase: .prefill, tokens: n, context: n, threads: threads, repeats: repeats,
-                   times: times, flops: flops, bytes: Double(config.visionLayerParameters * 4), peaks: peaks, dtype: .f32)
+                   times: times, flops: flops, bytes: Double(config.visionLayerParameters * 4), dtype: .f32)
     }
 
     private func input(rows: Int, width: Int) -> Tensor {
@@ -126,12 +167,12 @@ public struct BlockBenchmark {
     }
 
     private func row(op: OpName, phase: Phase, tokens: Int, context: Int, threads: Int, repeats: Int, times: Summary,
-                     flops: Double, bytes: Double, peaks: (gflops: Double, gbps: Double), dtype: WeightDType? = nil) -> BlockBenchmarkRow {
+                     flops: Double, bytes: Double, dtype: WeightDType? = nil) -> BlockBenchmarkRow {
         let seconds = times.median / 1000
         let gflops = flops / seconds / 1e9, gbps = bytes / seconds / 1e9
         return BlockBenchmarkRow(op: op.rawValue, phase: phase.rawValue, shape: preset.rawValue, dtype: (dtype ?? self.dtype).rawValue,
                                  tokens: tokens, context: context,
                                  threads: threads, repeats: repeats, medianMs: times.median, minMs: times.min, maxMs: times.max,
-                                 gflops: gflops, gbps: gbps, gflopsRatio: gflops / peaks.gflops, bandwidthRatio: gbps / peaks.gbps)
+                                 gflops: gflops, gbps: gbps, gflopsRatio: 0, bandwidthRatio: 0, sgemmGflops: 0, readGbps: 0)
     }
 }

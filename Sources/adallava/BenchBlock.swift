@@ -12,12 +12,14 @@ struct BenchBlock: ParsableCommand {
         abstract: "Time single LLM and vision blocks at real shapes (prefill and decode) against measured peaks.",
         discussion: """
         Only one block is in memory, so llava-1.5-7b and -13b shapes work here. For each \
-        thread count: cblas_sgemm 2048³ GFLOP/s and stream read GB/s are measured first; then \
-        llm.block prefill at each --tokens, llm.block decode (one token) at each --contexts KV \
-        length, and one vision.block. Ratios (fields ending in _ratio) are achieved GFLOP/s over \
-        the sgemm peak and bytes read per step (weights in their stored format + KV cache) over \
-        the read bandwidth. With several --dtype values each gets its own LLM rows (the vision \
-        block is fp32 and measured once).
+        thread count: llm.block prefill at each --tokens, llm.block decode (one token) at each \
+        --contexts KV length, and one vision.block. Each row is measured between two \
+        measurements of this machine's yardsticks at the same threads (cblas_sgemm 2048³ \
+        GFLOP/s and stream read GB/s, 3 samples before and 3 after; columns sgemm_gflops and \
+        read_gbps), because a shared machine's speed moves within minutes. Ratios (fields ending \
+        in _ratio) are achieved GFLOP/s over that sgemm figure and bytes read per step (weights \
+        in their stored format + KV cache) over that read bandwidth. With several --dtype values \
+        each gets its own LLM rows (the vision block is fp32 and measured once).
 
         EXAMPLES
           adallava bench block --shape llava-1.5-7b --tokens 128,600,1024 --contexts 128,1024,4096 --threads-list 1,2
@@ -79,30 +81,26 @@ struct BenchBlock: ParsableCommand {
         let preset = Preset(rawValue: shape)!
         var rows: [BlockBenchmarkRow] = []
         let threadCounts = try parseIntList(threadsList, option: "--threads-list")
-        var peaks: [Int: (gflops: Double, gbps: Double)] = [:]
-        for threads in threadCounts {
-            let sgemm = SgemmPeak.measure(threads: threads, repeats: 5)
-            let stream = StreamBandwidth.measure(megabytes: streamMegabytes, threads: threads, repeats: 5)
-            progress("\(threads) thread(s): sgemm \(fmt(sgemm.median, 1)) GFLOP/s, read \(fmt(stream.median, 1)) GB/s")
-            peaks[threads] = (gflops: sgemm.median, gbps: stream.median)
-        }
         // One block in memory at a time: each dtype's block is built, measured and dropped.
         for (i, d) in try dtypes().enumerated() {
             progress("building one \(shape) decoder block (\(d.rawValue)) and one vision block (synthetic weights)")
             let bench = try BlockBenchmark(preset: preset, dtype: d)
             for threads in threadCounts {
-                let peak = peaks[threads]!
+                // Each row between two measurements of its yardsticks (see `Yardsticks.beside`).
+                func measured(_ what: String, _ body: () -> BlockBenchmarkRow) {
+                    let (row, y) = Yardsticks.beside(threads: threads, streamMegabytes: streamMegabytes, body)
+                    rows.append(row.rated(against: y))
+                    progress("\(what), \(threads) thread(s): \(fmt(row.medianMs, 2)) ms; beside it sgemm \(fmt(y.gflops, 1)) GFLOP/s, "
+                             + "read \(fmt(y.gbps, 1)) GB/s")
+                }
                 for n in try parseIntList(tokens, option: "--tokens") {
-                    rows.append(bench.prefill(tokens: n, threads: threads, repeats: repeats, peaks: peak))
-                    progress("llm.block \(d.rawValue) prefill \(n) tokens, \(threads) thread(s): \(fmt(rows.last!.medianMs, 1)) ms")
+                    measured("llm.block \(d.rawValue) prefill \(n) tokens") { bench.prefill(tokens: n, threads: threads, repeats: repeats) }
                 }
                 for c in try parseIntList(contexts, option: "--contexts") {
-                    rows.append(bench.decode(context: c, threads: threads, repeats: repeats, peaks: peak))
-                    progress("llm.block \(d.rawValue) decode at context \(c), \(threads) thread(s): \(fmt(rows.last!.medianMs, 2)) ms")
+                    measured("llm.block \(d.rawValue) decode at context \(c)") { bench.decode(context: c, threads: threads, repeats: repeats) }
                 }
                 if !noVision && i == 0 {
-                    rows.append(bench.visionBlock(threads: threads, repeats: repeats, peaks: peak))
-                    progress("vision.block, \(threads) thread(s): \(fmt(rows.last!.medianMs, 1)) ms")
+                    measured("vision.block") { bench.visionBlock(threads: threads, repeats: repeats) }
                 }
             }
         }

@@ -102,6 +102,13 @@ struct BenchBlockCLITests {
         let rows = try #require(json["rows"] as? [[String: Any]])
         #expect(rows.map { "\($0["op"]!) \($0["phase"]!)" } == ["llm.block prefill", "llm.block decode", "llm.block decode", "vision.block prefill"])
         #expect(rows.allSatisfy { ($0["gflops_ratio"] as? Double ?? 0) > 0 && ($0["bandwidth_ratio"] as? Double ?? 0) > 0 })
+        // Each row carries the yardsticks measured beside it, and its ratios are taken against them.
+        for row in rows {
+            let sgemm = row["sgemm_gflops"] as? Double ?? 0, read = row["read_gbps"] as? Double ?? 0
+            #expect(sgemm > 0 && read > 0)
+            let gflops = row["gflops"] as? Double ?? 0, ratio = row["gflops_ratio"] as? Double ?? 0
+            #expect(abs(ratio - gflops / sgemm) <= 1e-9 * max(1, ratio))
+        }
         #expect(json["provenance"] != nil)
     }
 
