@@ -263,6 +263,7 @@ stage_adallava() {
 # run, with adallava's own rate 270-350 tok/s per block between runs).
 stage_rounds() {
     local r dir
+    [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { say "PEERS_ROUNDS must be a positive integer (got '$ROUNDS')"; exit 2; }
     for (( r = 1; r <= ROUNDS; r++ )); do
         say "round $r of $ROUNDS ($( (( r % 2 )) && echo "llama.cpp first" || echo "adallava first"))"
         if (( r % 2 )); then stage_llama; stage_adallava; else stage_adallava; stage_llama; fi
