@@ -29,7 +29,7 @@ public struct BlockBenchmarkRow: Codable, Sendable {
     /// `gbps` over `readGbps`.
     public var bandwidthRatio: Double
     /// The yardsticks this row is rated against, measured just before and just after it
-    /// (`Yardsticks.beside`): `cblas_sgemm` 2048³ GFLOP/s and stream read GB/s, same threads.
+    /// (`Yardsticks`): `cblas_sgemm` 2048³ GFLOP/s and stream read GB/s, same threads.
     public var sgemmGflops: Double
     public var readGbps: Double
 
@@ -65,22 +65,22 @@ public struct Yardsticks: Sendable {
     public var gflops: Double
     public var gbps: Double
 
-    /// Runs `body` between two measurements of both yardsticks (`samples` each side, after a
-    /// warm-up) and returns its result with the medians of both sides' samples together.
+    /// Both yardsticks' samples at `threads` (`samples` each, after a warm-up).
+    public static func sample(threads: Int, streamMegabytes: Int, samples: Int = 3) -> (sgemm: [Double], read: [Double]) {
+        (SgemmPeak.measure(threads: threads, repeats: samples).samples,
+         StreamBandwidth.measure(megabytes: streamMegabytes, threads: threads, repeats: samples).samples)
+    }
+
+    /// The medians of two `sample`s taken just before and just after a row, together.
     ///
     /// Why beside each row and not once per run: this VM's speed moves by ±15-40% within
     /// minutes (a 7B bf16 decode step took 14.5 ms in one run and 26.7 ms a minute later, and
     /// q8_0 on 2 threads was barely faster than on 1), so a yardstick taken at the start of a
     /// run rated later rows against a different machine; measured on both sides of a row it
-    /// sees what the row saw.
-    public static func beside<R>(threads: Int, streamMegabytes: Int, samples: Int = 3, _ body: () -> R) -> (R, Yardsticks) {
-        let sgemmBefore = SgemmPeak.measure(threads: threads, repeats: samples)
-        let readBefore = StreamBandwidth.measure(megabytes: streamMegabytes, threads: threads, repeats: samples)
-        let result = body()
-        let sgemmAfter = SgemmPeak.measure(threads: threads, repeats: samples)
-        let readAfter = StreamBandwidth.measure(megabytes: streamMegabytes, threads: threads, repeats: samples)
-        return (result, Yardsticks(gflops: Summary(sgemmBefore.samples + sgemmAfter.samples).median,
-                                   gbps: Summary(readBefore.samples + readAfter.samples).median))
+    /// sees what the row saw. Consecutive rows share the sample between them.
+    public init(before: (sgemm: [Double], read: [Double]), after: (sgemm: [Double], read: [Double])) {
+        gflops = Summary(before.sgemm + after.sgemm).median
+        gbps = Summary(before.read + after.read).median
     }
 }
 

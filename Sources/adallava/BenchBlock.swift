@@ -15,8 +15,8 @@ struct BenchBlock: ParsableCommand {
         thread count: llm.block prefill at each --tokens, llm.block decode (one token) at each \
         --contexts KV length, and one vision.block. Each row is measured between two \
         measurements of this machine's yardsticks at the same threads (cblas_sgemm 2048³ \
-        GFLOP/s and stream read GB/s, 3 samples before and 3 after; columns sgemm_gflops and \
-        read_gbps), because a shared machine's speed moves within minutes. Ratios (fields ending \
+        GFLOP/s and stream read GB/s, 3 samples before and 3 after, shared by consecutive rows; \
+        columns sgemm_gflops and read_gbps), because a shared machine's speed moves within minutes. Ratios (fields ending \
         in _ratio) are achieved GFLOP/s over that sgemm figure and bytes read per step (weights \
         in their stored format + KV cache) over that read bandwidth. With several --dtype values \
         each gets its own LLM rows (the vision block is fp32 and measured once).
@@ -86,9 +86,14 @@ struct BenchBlock: ParsableCommand {
             progress("building one \(shape) decoder block (\(d.rawValue)) and one vision block (synthetic weights)")
             let bench = try BlockBenchmark(preset: preset, dtype: d)
             for threads in threadCounts {
-                // Each row between two measurements of its yardsticks (see `Yardsticks.beside`).
+                // Each row between two samples of its yardsticks; the sample after one row is
+                // the sample before the next (see `Yardsticks`).
+                var before = Yardsticks.sample(threads: threads, streamMegabytes: streamMegabytes)
                 func measured(_ what: String, _ body: () -> BlockBenchmarkRow) {
-                    let (row, y) = Yardsticks.beside(threads: threads, streamMegabytes: streamMegabytes, body)
+                    let row = body()
+                    let after = Yardsticks.sample(threads: threads, streamMegabytes: streamMegabytes)
+                    let y = Yardsticks(before: before, after: after)
+                    before = after
                     rows.append(row.rated(against: y))
                     progress("\(what), \(threads) thread(s): \(fmt(row.medianMs, 2)) ms; beside it sgemm \(fmt(y.gflops, 1)) GFLOP/s, "
                              + "read \(fmt(y.gbps, 1)) GB/s")
