@@ -131,6 +131,16 @@ public final class BackgroundLoad: @unchecked Sendable {
     /// The child's latest report (what it asked and achieved over its last interval).
     public func latestReport() -> StressReport? { sink.latest() }
 
+    /// Seconds since the child's clock started: where it is in its trace now.
+    ///
+    /// Why: the child starts its clock before its first report, and this object returns only
+    /// once that report has arrived, so a caller's own clock started after `start` runs behind
+    /// the load it replays. Measured on this VM: bursts began ≈ 0.1 s (the first report's
+    /// interval) before the replay's clock said, which gave the planner's sensor a 0.1 s
+    /// warning of every burst that no real load gives. Taken from the first report's
+    /// `elapsed_s` and the moment it was read (the pipe adds well under a millisecond).
+    public func traceSeconds() -> Double { SystemCalls.now() - sink.origin() }
+
     /// Stops the child (SIGTERM, then SIGKILL after 2 s), waits for it, and returns the
     /// achieved load over the whole run. Safe to call more than once.
     @discardableResult
@@ -161,10 +171,13 @@ private final class ReportSink: @unchecked Sendable {
     private let lock = NSLock()
     private var last: StressReport?
     private var finalReport: StressReport?
+    /// `SystemCalls.now()` when the child's clock read 0, from its first report.
+    private var start: Double?
     let done = DispatchSemaphore(value: 0)
 
     func latest() -> StressReport? { lock.lock(); defer { lock.unlock() }; return last }
     func final() -> StressReport? { lock.lock(); defer { lock.unlock() }; return finalReport }
+    func origin() -> Double { lock.lock(); defer { lock.unlock() }; return start ?? SystemCalls.now() }
 
     /// Reads JSON report lines until the child closes its stdout (it exited).
     func read(_ fd: Int32) {
@@ -181,7 +194,9 @@ private final class ReportSink: @unchecked Sendable {
                 let line = Data(pending[..<nl])
                 pending.removeSubrange(...nl)
                 guard let r = try? decoder.decode(StressReport.self, from: line) else { continue }
+                let received = SystemCalls.now()
                 lock.lock()
+                if start == nil { start = received - r.elapsedS }
                 last = r
                 if r.final { finalReport = r }
                 lock.unlock()

@@ -137,7 +137,9 @@ public enum StressWorker {
         var nextPoint = 1, asked = trace.points[0].level
         var lastReport = start, lastCPU = 0.0, lastBytes = 0.0
         var askedCoreSeconds = 0.0, askedGB = 0.0, lastAskTime = start
-        var nextReport = start + reportInterval
+        // The first report comes early: a parent waits for it before it starts its own clock
+        // (`BackgroundLoad.traceSeconds` aligns the two), so it should not wait a whole interval.
+        var nextReport = start + min(reportInterval, 0.01)
         while true {
             let now = SystemCalls.now(), elapsed = now - start
             let stopping = stopSignal != 0 || elapsed >= limit

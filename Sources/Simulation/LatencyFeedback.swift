@@ -20,12 +20,23 @@ public final class LatencyFeedback: @unchecked Sendable {
     public let quantile: Double
     /// Fewer ratios than this in a state: no scale, the planner keeps the fit's static margin.
     public let minimumSamples: Int
-    private var idle: [Double] = []
-    private var loaded: [Double] = []
+    /// Ratios older than this (seconds of replay time) are forgotten by `expire(now:)`, down to
+    /// the `minimumSamples` most recent.
+    ///
+    /// Why: a window counted in requests only refreshes as fast as requests are admitted. In
+    /// the stop-15 llava-mini replay (3800 requests) a few slow idle requests pushed the
+    /// guard's floor (the window's maximum) to ≈ 1.9; the floor then rejected most idle
+    /// requests, so the window took minutes to refill and 80–90% of the idle requests between
+    /// 100 s and 500 s were rejected, while those admitted ran at a median 1.2× their
+    /// prediction. The machine's pace drifts over minutes (that run's idle median moved
+    /// 1.03 → 1.23 → 1.04 over 20 minutes), so a minute-old ratio describes another machine.
+    public let maxAgeS: Double
+    private var idle: [(ratio: Double, at: Double)] = []
+    private var loaded: [(ratio: Double, at: Double)] = []
 
-    public init(window: Int = 50, quantile: Double = 0.98, minimumSamples: Int = 8) {
-        precondition(window > 0 && minimumSamples > 0 && (0...1).contains(quantile))
-        self.window = window; self.quantile = quantile; self.minimumSamples = minimumSamples
+    public init(window: Int = 50, quantile: Double = 0.98, minimumSamples: Int = 8, maxAgeS: Double = 60) {
+        precondition(window > 0 && minimumSamples > 0 && (0...1).contains(quantile) && maxAgeS > 0)
+        self.window = window; self.quantile = quantile; self.minimumSamples = minimumSamples; self.maxAgeS = maxAgeS
     }
 
     /// Records one completed request: its measured engine time against the prediction for the
@@ -38,11 +49,26 @@ public final class LatencyFeedback: @unchecked Sendable {
     /// (8 s bursts every ~28 s, 0.5 s requests), so the slowest of the last 50 idle ratios was an
     /// onset most of the time, and the guard's floor rejected idle requests the engine then ran
     /// at 0.7–1.1× their prediction.
-    public func record(measuredMs: Double, predictedMs: Double, plannedAt level: ContentionLevel, endedAt end: ContentionLevel? = nil) {
+    /// `at` is the replay time it finished (seconds), for `expire(now:)`.
+    public func record(measuredMs: Double, predictedMs: Double, plannedAt level: ContentionLevel, endedAt end: ContentionLevel? = nil,
+                       at seconds: Double = 0) {
         guard measuredMs.isFinite, predictedMs.isFinite, measuredMs > 0, predictedMs > 0 else { return }
         if let end, end.isIdle != level.isIdle { return }
-        let ratio = measuredMs / predictedMs
-        if level.isIdle { Self.push(ratio, into: &idle, window: window) } else { Self.push(ratio, into: &loaded, window: window) }
+        let entry = (ratio: measuredMs / predictedMs, at: seconds)
+        if level.isIdle { Self.push(entry, into: &idle, window: window) } else { Self.push(entry, into: &loaded, window: window) }
+    }
+
+    /// Forgets ratios recorded more than `maxAgeS` before `now`, keeping at least the
+    /// `minimumSamples` most recent of each state (so a state never falls back to the static
+    /// margin just because nothing was admitted for a while).
+    public func expire(now: Double) {
+        let cutoff = now - maxAgeS
+        for state in [\LatencyFeedback.idle, \LatencyFeedback.loaded] {
+            let list = self[keyPath: state]
+            let old = list.prefix { $0.at < cutoff }.count
+            let drop = min(old, max(0, list.count - minimumSamples))
+            if drop > 0 { self[keyPath: state].removeFirst(drop) }
+        }
     }
 
     /// The factor to multiply a prediction by before comparing it with the budget, for a
@@ -53,13 +79,13 @@ public final class LatencyFeedback: @unchecked Sendable {
     public func scale(at level: ContentionLevel, quantile q: Double) -> Double? {
         let ratios = level.isIdle ? idle : loaded
         guard ratios.count >= minimumSamples else { return nil }
-        let sorted = ratios.sorted()
+        let sorted = ratios.map(\.ratio).sorted()
         // Nearest rank, rounded up: conservative on a small window.
         let rank = min(sorted.count - 1, max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))
         return sorted[rank]
     }
 
-    private static func push(_ value: Double, into list: inout [Double], window: Int) {
+    private static func push(_ value: (ratio: Double, at: Double), into list: inout [(ratio: Double, at: Double)], window: Int) {
         list.append(value)
         if list.count > window { list.removeFirst(list.count - window) }
     }

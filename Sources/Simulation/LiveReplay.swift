@@ -20,6 +20,10 @@ public final class LiveReplay: @unchecked Sendable {
     /// reading: the contention trace the load generator is replaying (an oracle, to tell the
     /// planner's quality from the sensor's).
     public var traceLevel: (@Sendable (Double) -> ContentionLevel)?
+    /// Seconds on the contention trace's clock (the load generator's, `BackgroundLoad.traceSeconds`).
+    /// When set, replay time is that clock, so a request at t arrives when the load is at t of
+    /// its trace; nil: replay time starts at 0 when `run` does.
+    public var traceClock: (@Sendable () -> Double)?
     public let seed: UInt64
     /// The measured margin of the `contention-aware` policy (nil: the fit's static margin only).
     public var feedback: LatencyFeedback?
@@ -62,7 +66,8 @@ public final class LiveReplay: @unchecked Sendable {
         for (i, r) in requests.enumerated() where r.image != "synthetic" && r.image != "none" {
             throw SimulationError.badRequest(index: i, reason: "image '\(r.image)': live replay of a preset uses 'synthetic' (or 'none') images")
         }
-        let t0 = DispatchTime.now().uptimeNanoseconds
+        let now = DispatchTime.now().uptimeNanoseconds
+        let t0 = now &- min(now, UInt64(max(0, traceClock?() ?? 0) * 1e9))
         func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 }
         var rows: [ReplayResult] = []
         for (i, r) in requests.enumerated() {
@@ -71,6 +76,7 @@ public final class LiveReplay: @unchecked Sendable {
             while clock() < r.t && !isStopped { Thread.sleep(forTimeInterval: min(0.05, r.t - clock())) }
             if isStopped { break }
             let start = clock()
+            feedback?.expire(now: start)
             let level = traceLevel?(start) ?? sensor.map { Self.planningLevel($0.sense().level) } ?? .idle
             let hasImage = r.image != "none"
             let decision: PlanDecision
@@ -109,7 +115,7 @@ public final class LiveReplay: @unchecked Sendable {
             if let feedback {
                 let endLevel = traceLevel?(end) ?? sensor.map { Self.planningLevel($0.sense().level) }
                 feedback.record(measuredMs: (end - serviceStart) * 1000, predictedMs: guardian?.finish() ?? decision.predictedServiceMs,
-                                plannedAt: level, endedAt: endLevel)
+                                plannedAt: level, endedAt: endLevel, at: end)
             }
             let ran = result.adaptive?.ranPlan
             let latencyMs = (end - r.t) * 1000

@@ -65,6 +65,7 @@ public struct VirtualReplay: Sendable {
         rows.reserveCapacity(requests.count)
         for (i, r) in requests.enumerated() {
             let start = max(r.t, free)
+            feedback?.expire(now: start)
             let (level, levelUntil) = contention.segment(at: start)
             let hasImage = r.image != "none"
             let decision: PlanDecision
@@ -109,7 +110,7 @@ public struct VirtualReplay: Sendable {
                                 start: start, arrival: r.t, budgetMs: r.budgetMs, control: &control, slowdown: slowdown)
             let serviceMs = (end - start) * 1000
             feedback?.record(measuredMs: serviceMs, predictedMs: control?.finish() ?? decision.predictedServiceMs, plannedAt: level,
-                             endedAt: end < levelUntil ? level : contention.level(at: end))
+                             endedAt: end < levelUntil ? level : contention.level(at: end), at: end)
             let ran = control.flatMap { $0.dropped.isEmpty ? nil : $0 }.map { c -> ExecutionPlan in
                 var p = decision.plan
                 for layer in c.dropped { p.switchOff(layer: layer, layout: planner.layout) }

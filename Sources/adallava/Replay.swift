@@ -274,6 +274,7 @@ struct Replay: ParsableCommand {
         let duration = (requestTrace.requests.last?.t ?? 0) + 120
         let load = try BackgroundLoad.start(trace: URL(fileURLWithPath: trace), duration: duration)
         defer { _ = load.stop() }
+        replay.traceClock = { load.traceSeconds() }
         let interrupts = InterruptHandler {
             progress("interrupted: stopping after the request in flight (Ctrl-C again to quit now)")
             replay.stop()

@@ -65,8 +65,14 @@ struct BackgroundLoadTests {
         let file = dir.appendingPathComponent("t.csv")
         try "t_s,cpu_busy_cores,mem_bw_gbps\n0,0,0\n0.4,0.5,0\n".write(to: file, atomically: true, encoding: .utf8)
         let load = try BackgroundLoad.start(trace: file, executable: adallavaBinary, duration: 5)
+        // The first report comes within ~10 ms, so a caller starting its clock now is nearly
+        // aligned; traceSeconds() says exactly where the child is.
+        let atStart = load.traceSeconds()
+        #expect(atStart >= 0 && atStart < 0.1, "\(atStart)")
         Thread.sleep(forTimeInterval: 0.9)
         let last = load.latestReport()
+        let ahead = load.traceSeconds() - (last?.elapsedS ?? -1)
+        #expect(ahead >= 0 && ahead < 0.15, "trace clock \(ahead) s past the latest report (reports every 0.1 s)")
         let achieved = load.stop()
         #expect(last?.asked == ContentionLevel(cpuBusyCores: 0.5, memBandwidthGBps: 0))
         #expect(achieved.cpuBusyCores > 0.05 && achieved.cpuBusyCores < 0.6, "\(achieved)")

@@ -41,6 +41,24 @@ struct LatencyFeedbackTests {
         #expect(f.scale(at: .idle) == 1.3)
     }
 
+    @Test("ratios older than maxAgeS are forgotten, down to the minimum sample count")
+    func expiry() {
+        let f = LatencyFeedback(window: 50, quantile: 1, minimumSamples: 3, maxAgeS: 60)
+        // One slow request at t = 10 s, then four ordinary ones well after it.
+        f.record(measuredMs: 190, predictedMs: 100, plannedAt: .idle, at: 10)
+        for (i, t) in [100.0, 101, 102, 103].enumerated() {
+            f.record(measuredMs: 100 + Double(i), predictedMs: 100, plannedAt: .idle, at: t)
+        }
+        f.expire(now: 69)
+        #expect(f.scale(at: .idle) == 1.9, "not yet 60 s old")
+        f.expire(now: 104)
+        #expect(f.scale(at: .idle) == 1.03, "the slow ratio is gone")
+        // Everything old: the three most recent stay, so the state keeps a measured scale.
+        f.expire(now: 1000)
+        #expect(f.scale(at: .idle) == 1.03)
+        #expect(f.scale(at: .idle, quantile: 0) == 1.01)
+    }
+
     @Test("nonsense measurements are ignored, never a crash")
     func ignoresNonsense() {
         let f = LatencyFeedback(window: 5, quantile: 1, minimumSamples: 1)
