@@ -69,6 +69,7 @@ public final class LiveReplay: @unchecked Sendable {
         let now = DispatchTime.now().uptimeNanoseconds
         let t0 = now &- min(now, UInt64(max(0, traceClock?() ?? 0) * 1e9))
         func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 }
+        let bursts = controls.burstHistory()
         var rows: [ReplayResult] = []
         for (i, r) in requests.enumerated() {
             if isStopped { break }
@@ -81,10 +82,13 @@ public final class LiveReplay: @unchecked Sendable {
             let hasImage = r.image != "none"
             let decision: PlanDecision
             do {
-                decision = try planner.decide(PlanningRequest(
+                let request = PlanningRequest(
                     budgetMs: r.budgetMs, promptTokens: r.promptTokens, hasImage: hasImage, newTokens: r.maxNewTokens,
                     contention: level, queuedMs: (clock() - r.t) * 1000, measuredScale: feedback?.scale(at: level),
-                    floorScale: controls.floorScale(feedback, at: level)))
+                    floorScale: controls.floorScale(feedback, at: level))
+                decision = try controls.pricingOnsets(try planner.decide(request), request, planner: planner,
+                                                      bursts: bursts, feedback: feedback, now: start, cache: nil)
+                bursts?.note(level, at: start)
             } catch {
                 throw SimulationError.badRequest(index: i, reason: "\(error)")
             }

@@ -158,6 +158,21 @@ public struct Planner: Sendable {
                             prediction: cache[lo])
     }
 
+    /// The plan with the first `k` knobs for `r`, predicted under its contention: what an
+    /// admission rule beyond the planner's own (`ReplayControls.pricingOnsets`) settles on.
+    public func decision(k: Int, _ r: PlanningRequest, cache: PredictionCache? = nil) throws -> PlanDecision {
+        let p = try predict(k: k, r, contention: r.contention, cache: cache)
+        return PlanDecision(plan: plan(k: k), knobs: k, totalKnobs: totalKnobs, predictedServiceMs: p.totalMs, infeasible: false,
+                            prediction: p)
+    }
+
+    /// The cheapest plan for `r`, marked infeasible: a request such a rule turns away.
+    public func cheapest(_ r: PlanningRequest, cache: PredictionCache? = nil) throws -> PlanDecision {
+        var d = try decision(k: 0, r, cache: cache)
+        d.infeasible = true
+        return d
+    }
+
     /// The paper's mapping, with the budget made relative to the full model at idle.
     private func decideFLOPs(_ r: PlanningRequest, cache: PredictionCache?) throws -> PlanDecision {
         let full = try predict(k: nil, r, contention: .idle, cache: cache).totalMs

@@ -16,11 +16,22 @@ public struct ReplayControls: Sendable, Equatable {
     /// Do not run requests the planner finds infeasible (admission control): they are recorded
     /// as `rejected` and the engine moves on to the next request.
     public var rejectInfeasible: Bool
+    /// When set, the largest probability a request planned at idle may have of a burst
+    /// beginning while it runs and making it miss (`pricingOnsets`); k is lowered, or the
+    /// request rejected, until it is no riskier.
+    public var onsetRisk: Double?
+    /// Seconds of past bursts `onsetRisk` learns their rate and load from.
+    public var onsetWindowS: Double
 
-    public init(guardSlack: Double? = nil, guardReserve: Double = 0, floorQuantile: Double = 1, rejectInfeasible: Bool = false) {
+    public init(guardSlack: Double? = nil, guardReserve: Double = 0, floorQuantile: Double = 1, rejectInfeasible: Bool = false,
+                onsetRisk: Double? = nil, onsetWindowS: Double = 300) {
         self.guardSlack = guardSlack; self.guardReserve = guardReserve
         self.floorQuantile = floorQuantile; self.rejectInfeasible = rejectInfeasible
+        self.onsetRisk = onsetRisk; self.onsetWindowS = onsetWindowS
     }
+
+    /// The burst history `pricingOnsets` needs, or nil when onsets are not priced.
+    func burstHistory() -> BurstHistory? { onsetRisk == nil ? nil : BurstHistory(windowS: onsetWindowS) }
 
     /// The scale the cheapest plan must fit at for a request planned at `level` (nil without
     /// the guard: then the plan's own margin decides feasibility).

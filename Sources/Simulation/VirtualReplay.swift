@@ -61,6 +61,7 @@ public struct VirtualReplay: Sendable {
         var rng = SplitMix64(seed: seed)
         var free = 0.0
         let feedback = planner.policy == .contentionAware ? feedbackQuantile.map { LatencyFeedback(quantile: $0) } : nil
+        let bursts = controls.burstHistory()
         var rows: [ReplayResult] = []
         rows.reserveCapacity(requests.count)
         for (i, r) in requests.enumerated() {
@@ -70,11 +71,13 @@ public struct VirtualReplay: Sendable {
             let hasImage = r.image != "none"
             let decision: PlanDecision
             do {
-                decision = try planner.decide(PlanningRequest(budgetMs: r.budgetMs, promptTokens: r.promptTokens, hasImage: hasImage,
-                                                              newTokens: r.maxNewTokens, contention: level, queuedMs: (start - r.t) * 1000,
-                                                              measuredScale: feedback?.scale(at: level),
-                                                              floorScale: controls.floorScale(feedback, at: level)),
-                                              cache: planCache)
+                let request = PlanningRequest(budgetMs: r.budgetMs, promptTokens: r.promptTokens, hasImage: hasImage,
+                                              newTokens: r.maxNewTokens, contention: level, queuedMs: (start - r.t) * 1000,
+                                              measuredScale: feedback?.scale(at: level),
+                                              floorScale: controls.floorScale(feedback, at: level))
+                decision = try controls.pricingOnsets(try planner.decide(request, cache: planCache), request, planner: planner,
+                                                      bursts: bursts, feedback: feedback, now: start, cache: planCache)
+                bursts?.note(level, at: start)
             } catch {
                 throw SimulationError.badRequest(index: i, reason: "\(error)")
             }

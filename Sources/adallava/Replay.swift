@@ -137,6 +137,14 @@ struct Replay: ParsableCommand {
     var floorQuantile: Double = 1
 
     @Option(help: ArgumentHelp(
+        "Contention-aware: the largest probability a request planned at idle may have of a burst beginning while it runs and making it miss even with every switchable block still ahead shed (a sensor cannot see a burst before it begins). It is the rate of bursts seen in the last --onset-window seconds times the stretch of the run in which one beginning would cost the budget, at their median load; k is lowered, or the request rejected, until it is no riskier. 0 = off.",
+        valueName: "p"))
+    var onsetRisk: Double = 0
+
+    @Option(help: ArgumentHelp("--onset-risk: seconds of past bursts it learns their rate and load from.", valueName: "S"))
+    var onsetWindow: Double = 300
+
+    @Option(help: ArgumentHelp(
         "A request whose budget even the cheapest plan is predicted to miss: reject = record it as `rejected` and do not run it (admission control: the engine stays free for the requests behind it); run = run the cheapest plan anyway and record `infeasible`.",
         valueName: "reject|run"))
     var infeasible: InfeasibleHandling = .reject
@@ -170,6 +178,11 @@ struct Replay: ParsableCommand {
         }
         if !(0...1).contains(guardSlack) { throw ValidationError("--guard-slack must be in [0, 1], got \(guardSlack)") }
         if !(0...0.5).contains(guardReserve) { throw ValidationError("--guard-reserve must be in [0, 0.5], got \(guardReserve)") }
+        if !(0...1).contains(onsetRisk) { throw ValidationError("--onset-risk must be a probability in [0, 1], got \(onsetRisk)") }
+        if !(onsetWindow >= 1 && onsetWindow <= 86400) { throw ValidationError("--onset-window must be in [1, 86400] seconds, got \(onsetWindow)") }
+        if onsetRisk > 0 && policy != .contentionAware {
+            throw ValidationError("--onset-risk is for --policy contention-aware (the baselines do not sense load)")
+        }
         if !(0.5...1).contains(floorQuantile) { throw ValidationError("--floor-quantile must be in [0.5, 1], got \(floorQuantile)") }
         if let marginQuantile, !(0...1).contains(marginQuantile) { throw ValidationError("--margin-quantile must be in [0, 1], got \(marginQuantile)") }
         if deadlineGuard == .on && policy == .flops {
@@ -191,8 +204,10 @@ struct Replay: ParsableCommand {
         let quantile = marginQuantile ?? (guardSlack == nil ? 0.98 : 0.5)
         let liveMargin = policy == .contentionAware ? ", margin \(margin.rawValue)" + (margin == .measured ? " q\(quantile)" + (guardSlack == nil ? "" : ", floor q\(floorQuantile)") : "") : ""
         let controls = ReplayControls(guardSlack: guardSlack, guardReserve: guardReserve, floorQuantile: floorQuantile,
-                                      rejectInfeasible: infeasible == .reject)
-        let guardNote = guardSlack.map { ", deadline guard (slack \($0), reserve \(guardReserve))" } ?? ", no deadline guard"
+                                      rejectInfeasible: infeasible == .reject, onsetRisk: onsetRisk > 0 ? onsetRisk : nil,
+                                      onsetWindowS: onsetWindow)
+        let guardNote = (guardSlack.map { ", deadline guard (slack \($0), reserve \(guardReserve))" } ?? ", no deadline guard")
+            + (onsetRisk > 0 ? String(format: ", onset risk %g over %g s", onsetRisk, onsetWindow) : "")
         let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue)\(liveMargin)\(guardNote), infeasible \(infeasible.rawValue)\(warmUpCount > 0 || !simulate ? ", warm-up \(warmUpCount)" : ""), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
                         "contention trace \(trace), request trace \(requests), seed \(seed)"]
         var loaded: LlavaModel?

@@ -92,7 +92,10 @@ struct ReplayCLITests {
                       (["--warm-up", "-1"], "--warm-up"),
                       (["--guard-reserve", "0.7"], "--guard-reserve"),
                       (["--engine-scale", "0"], "--engine-scale"),
-                      (["--engine-scale", "0.8", "--warm-up", "2"], "--engine-scale or --warm-up")])
+                      (["--engine-scale", "0.8", "--warm-up", "2"], "--engine-scale or --warm-up"),
+                      (["--onset-risk", "1.5"], "--onset-risk"),
+                      (["--onset-risk", "0.01", "--policy", "profile"], "--onset-risk is for"),
+                      (["--onset-window", "0"], "--onset-window")])
     func badGuardOptions(extra: [String], named: String) throws {
         let dir = try CLI.tempDirectory()
         let trace = dir + "/c.csv", requests = dir + "/r.csv"
