@@ -32,8 +32,18 @@ struct Replay: ParsableCommand {
         decode steps), the least important knobs among equals. Columns ran_plan and ran_knobs \
         record what ran.
 
+        ONSET RISK (contention-aware, --onset-risk p): a sensor sees a burst only once it has \
+        begun, and one that begins early in a request slows what the guard cannot shed (vision \
+        tower, prefix blocks, decode's fixed part). For a request planned at idle, each burst seen \
+        in the last --onset-window seconds (at its heaviest load) gives the stretch of the run in \
+        which a burst like it beginning would cost the budget; their sum over the window's length \
+        is the probability of such a miss. k is lowered, or the request rejected, until it is at \
+        most p.
+
         LIVE (default): before the clock and the load start, --warm-up requests run on the quiet \
-        machine (not results); contention-aware learns its idle margin from them.
+        machine (not results); contention-aware learns its idle margin from them. Request times \
+        are on the load generator's trace clock, so a burst at t in the trace begins when the \
+        request trace is at t.
 
         The engine (--model, synthetic weights for a preset) runs each request at \
         its arrival, or when it frees up (FIFO, one at a time), while `adallava stress` replays \

@@ -1,4 +1,5 @@
 import Contention
+import CostModel
 import Testing
 @testable import Simulation
 
@@ -62,6 +63,53 @@ struct OnsetRiskTests {
             }
             #expect(zip(v, v.dropFirst()).allSatisfy { $0 <= $1 + 1e-9 }, "\(available): \(v)")
         }
+    }
+
+    @Test("pricing onsets: unchanged without bursts or room to spare; otherwise a k no riskier than the limit, or a rejection")
+    func pricing() throws {
+        // 4 blocks (2 prefix), 1 thread: a 1-core burst doubles every op (`BlockFormula`).
+        let planner = DeadlineGuardTests.planner
+        let burst = ContentionLevel(cpuBusyCores: 1, memBandwidthGBps: 0)
+        func request(_ budget: Double, _ level: ContentionLevel = .idle) -> PlanningRequest {
+            PlanningRequest(budgetMs: budget, promptTokens: 8, hasImage: true, newTokens: 4, contention: level)
+        }
+        let quiet = BurstHistory(windowS: 100)
+        quiet.note(.idle, at: 0)
+        let bursty = BurstHistory(windowS: 100)
+        bursty.note(.idle, at: 0)
+        bursty.note(burst, at: 1)
+        bursty.note(.idle, at: 2)
+        for limit in [1e-7, 1e-5, 1e-4, 1e-3] {
+            let controls = ReplayControls(guardSlack: 0.03, onsetRisk: limit)
+            for budget in stride(from: 30.0, through: 130, by: 2.5) {
+                let r = request(budget)
+                let planned = try planner.decide(r)
+                guard !planned.infeasible else { continue }
+                #expect(try controls.pricingOnsets(planned, r, planner: planner, bursts: quiet, feedback: nil, now: 3, cache: nil) == planned)
+                let loaded = try planner.decide(request(budget, burst))
+                #expect(try controls.pricingOnsets(loaded, request(budget, burst), planner: planner, bursts: bursty, feedback: nil,
+                                                   now: 3, cache: nil) == loaded)
+                let priced = try controls.pricingOnsets(planned, r, planner: planner, bursts: bursty, feedback: nil, now: 3, cache: nil)
+                #expect(priced.knobs <= planned.knobs)
+                // The risk of what is kept: one burst in a 60-s span, at a 2× slowdown.
+                let prediction = try planner.predict(k: priced.knobs, promptTokens: 8, hasImage: true, newTokens: 4, contention: .idle)
+                let exposed = OnsetRisk.vulnerableMs(work: RequestWork(prediction: prediction, newTokens: 4), prefixBlocks: 2,
+                                                     switchable: priced.knobs, pace: 1, slowdown: 2, availableMs: budget)
+                if priced.infeasible {
+                    #expect(priced.knobs == 0 && exposed / 60_000 > limit, "\(budget) \(limit)")
+                } else {
+                    #expect(exposed / 60_000 <= limit, "\(budget) \(limit)")
+                }
+                // The cheapest plan (30 ms at idle) survives a burst from any point in 60 ms.
+                if budget >= 60 { #expect(!priced.infeasible, "\(budget) \(limit)") }
+            }
+        }
+        // The strictest limit turns away a budget a burst from the start would break, not one it would not.
+        let strict = ReplayControls(guardSlack: 0.03, onsetRisk: 1e-7)
+        #expect(try strict.pricingOnsets(try planner.decide(request(50)), request(50), planner: planner, bursts: bursty, feedback: nil,
+                                         now: 3, cache: nil).infeasible)
+        #expect(try !strict.pricingOnsets(try planner.decide(request(61)), request(61), planner: planner, bursts: bursty, feedback: nil,
+                                          now: 3, cache: nil).infeasible)
     }
 
     @Test("burst history: bursts per second over the window, each at its heaviest load, old ones forgotten")
