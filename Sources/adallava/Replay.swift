@@ -147,7 +147,7 @@ struct Replay: ParsableCommand {
     var floorQuantile: Double = 1
 
     @Option(help: ArgumentHelp(
-        "Contention-aware: the largest probability a request planned at idle may have of a burst beginning while it runs and making it miss even with every switchable block still ahead shed (a sensor cannot see a burst before it begins). It is the rate of bursts seen in the last --onset-window seconds times the stretch of the run in which one beginning would cost the budget, at their median load; k is lowered, or the request rejected, until it is no riskier. 0 = off.",
+        "Contention-aware: the largest probability a request planned at idle may have of a burst beginning while it runs and making it miss even with every switchable block still ahead shed (a sensor cannot see a burst before it begins). It sums, over the bursts seen in the last --onset-window seconds (each at its heaviest load), the stretch of the run in which one like it beginning would cost the budget, divided by the window; k is lowered, or the request rejected, until it is no riskier. 0 = off.",
         valueName: "p"))
     var onsetRisk: Double = 0
 
