@@ -143,6 +143,9 @@ public final class LiveReplay: @unchecked Sendable {
     /// streams, so it is not passed on: background streaming shows up as the CPU its threads
     /// burn. Readings under `cpuNoiseFloor` cores are idle (tick rounding of /proc/stat).
     public static let cpuNoiseFloor = 0.15
+    /// Seconds of /proc/stat the sensor's reading averages (`ContentionSensor.startSampling`'s
+    /// window, as `replay` starts it).
+    public static let sensorWindow = 0.2
     public static func planningLevel(_ sensed: ContentionLevel) -> ContentionLevel {
         ContentionLevel(cpuBusyCores: sensed.cpuBusyCores < cpuNoiseFloor ? 0 : sensed.cpuBusyCores, memBandwidthGBps: 0)
     }

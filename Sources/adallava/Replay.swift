@@ -164,6 +164,11 @@ struct Replay: ParsableCommand {
         valueName: "n"))
     var warmUp: Int?
 
+    @Option(name: .customLong("sensor"), help: ArgumentHelp(
+        "--simulate: what the planner is told at a request's start. trace = the trace's level there (an oracle); live = what the live sensor would read: busy cores averaged over the last 0.2 s, under 0.15 read as idle, bandwidth unseen (the engine still runs at the trace's level).",
+        valueName: "trace|live"))
+    var simulatedSensor: SimulatedSensor = .trace
+
     @Option(help: ArgumentHelp(
         "--simulate: run the simulated engine at this multiple of the cost model's time instead of measuring it with --warm-up (e.g. to repeat a simulation: the results header records the scale it ran at).",
         valueName: "x"))
@@ -186,6 +191,7 @@ struct Replay: ParsableCommand {
             if !(engineScale > 0 && engineScale <= 100) { throw ValidationError("--engine-scale must be in (0, 100], got \(engineScale)") }
             if (warmUp ?? 0) > 0 { throw ValidationError("give --engine-scale or --warm-up, not both") }
         }
+        if simulatedSensor == .live && !simulate { throw ValidationError("--sensor is for --simulate (a live replay senses the machine)") }
         if !(0...1).contains(guardSlack) { throw ValidationError("--guard-slack must be in [0, 1], got \(guardSlack)") }
         if !(0...0.5).contains(guardReserve) { throw ValidationError("--guard-reserve must be in [0, 0.5], got \(guardReserve)") }
         if !(0...1).contains(onsetRisk) { throw ValidationError("--onset-risk must be a probability in [0, 1], got \(onsetRisk)") }
@@ -252,6 +258,7 @@ struct Replay: ParsableCommand {
             var virtual = VirtualReplay(planner: planner, contention: contention, noise: noise, seed: seed)
             virtual.residuals = (predictor as? CostModel)?.requestCalibration
             virtual.controls = controls
+            if simulatedSensor == .live { virtual.sensorWindowS = LiveReplay.sensorWindow }
             if margin == .measured { virtual.feedbackQuantile = quantile }
             if let engineScale { virtual.engineScale = engineScale }
             if let loaded, warmUpCount > 0 {
@@ -266,6 +273,7 @@ struct Replay: ParsableCommand {
             }
             var header = comments
             if engineScale != nil || warmUpCount > 0 { header[0] += String(format: ", engine scale %.3f", virtual.engineScale) }
+            if simulatedSensor == .live { header[0] += ", sensor live (busy cores over the last \(LiveReplay.sensorWindow) s)" }
             let results = try ResultsStore(csvPath: out, sqlitePath: sqlite, comments: header)
             defer { results.close() }
             // Time the simulation alone, then write: the store's fsyncs are not the simulator's speed.
@@ -284,7 +292,7 @@ struct Replay: ParsableCommand {
         let sensor = ContentionSensor()
         let results = try ResultsStore(csvPath: out, sqlitePath: sqlite, comments: comments)
         defer { results.close() }
-        sensor.startSampling()
+        sensor.startSampling(window: LiveReplay.sensorWindow)
         defer { sensor.stopSampling() }
         let replay = LiveReplay(model: loaded, planner: planner, sensor: sensor, seed: seed)
         if oracleContention { replay.traceLevel = { contention.level(at: $0) } }
@@ -405,4 +413,9 @@ enum GuardSwitch: String, ExpressibleByArgument, CaseIterable {
 /// Where the live contention-aware planner's safety margin comes from.
 enum MarginSource: String, ExpressibleByArgument, CaseIterable {
     case measured, `static`
+}
+
+/// `--sensor`: what a simulated planner is told of the load.
+enum SimulatedSensor: String, ExpressibleByArgument, CaseIterable {
+    case trace, live
 }

@@ -62,6 +62,31 @@ struct VirtualReplayTests {
         #expect(abs(rows[1].serviceMs / rows[0].serviceMs - 2) < 1e-9)  // 1 + 1 core / 1 thread
     }
 
+    @Test("with the live sensor's window, a burst that began as the request arrived is not seen yet; the engine still pays for it")
+    func liveSensor() throws {
+        let busy = ContentionLevel(cpuBusyCores: 1, memBandwidthGBps: 5)
+        let trace = ContentionTrace(points: [ContentionPoint(t: 0, level: .idle), ContentionPoint(t: 10, level: busy)])
+        let planner = TinyFixture.planner(.contentionAware, predictor: SharedCoresPredictor(base: TinyFixture.line))
+        let requests = [10.0, 20.02, 30.1].map { TraceRequest(t: $0, budgetMs: 1e6, promptTokens: 8, maxNewTokens: 4) }
+        var replay = VirtualReplay(planner: planner, contention: trace)
+        let oracle = try replay.run(requests)
+        #expect(oracle.allSatisfy { $0.sensed == busy })
+        replay.sensorWindowS = 0.2
+        let live = try replay.run(requests)
+        // 10.0: nothing of the burst in the window; 20.02: the whole window loaded, bandwidth unseen.
+        #expect(live[0].sensed == .idle)
+        #expect(live[1].sensed == ContentionLevel(cpuBusyCores: 1, memBandwidthGBps: 0))
+        #expect(abs(live[0].serviceMs - oracle[0].serviceMs) < 1e-9 * oracle[0].serviceMs, "the engine runs at the trace's level")
+        // Half a window into a burst that begins at 30 s on an idle-then-busy trace.
+        let edge = ContentionTrace(points: [ContentionPoint(t: 0, level: .idle), ContentionPoint(t: 30, level: busy)])
+        var late = VirtualReplay(planner: planner, contention: edge)
+        late.sensorWindowS = 0.2
+        let rows = try late.run([TraceRequest(t: 30.02, budgetMs: 1e6, promptTokens: 8, maxNewTokens: 4),
+                                 TraceRequest(t: 40.1, budgetMs: 1e6, promptTokens: 8, maxNewTokens: 4)])
+        #expect(rows[0].sensed == .idle, "0.1 cores over the window: under the noise floor")
+        #expect(rows[1].sensed == ContentionLevel(cpuBusyCores: 1, memBandwidthGBps: 0))
+    }
+
     @Test("noise is seeded: same seed, same rows; another seed, other service times")
     func seededNoise() throws {
         let planner = TinyFixture.planner(.contentionAware)
