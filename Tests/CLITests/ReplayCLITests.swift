@@ -95,7 +95,8 @@ struct ReplayCLITests {
                       (["--engine-scale", "0.8", "--warm-up", "2"], "--engine-scale or --warm-up"),
                       (["--onset-risk", "1.5"], "--onset-risk"),
                       (["--onset-risk", "0.01", "--policy", "profile"], "--onset-risk is for"),
-                      (["--onset-window", "0"], "--onset-window")])
+                      (["--onset-window", "0"], "--onset-window"),
+                      (["--sensor", "psychic"], "--sensor")])
     func badGuardOptions(extra: [String], named: String) throws {
         let dir = try CLI.tempDirectory()
         let trace = dir + "/c.csv", requests = dir + "/r.csv"
