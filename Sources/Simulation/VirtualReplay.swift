@@ -123,7 +123,7 @@ public struct VirtualReplay: Sendable {
                                 start: start, arrival: r.t, budgetMs: r.budgetMs, control: &control, slowdown: slowdown)
             let serviceMs = (end - start) * 1000
             feedback?.record(measuredMs: serviceMs, predictedMs: control?.finish() ?? decision.predictedServiceMs, plannedAt: planned,
-                             endedAt: sensorWindowS == nil && end < levelUntil ? level : sensed(at: end), at: end)
+                             endedAt: sensed(at: end), at: end)
             let ran = control.flatMap { $0.dropped.isEmpty ? nil : $0 }.map { c -> ExecutionPlan in
                 var p = decision.plan
                 for layer in c.dropped { p.switchOff(layer: layer, layout: planner.layout) }
