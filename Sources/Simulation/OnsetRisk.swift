@@ -68,17 +68,16 @@ public final class BurstHistory: @unchecked Sendable {
 /// `slowdown` times slower, with only the prefix blocks in each decode step:
 /// latency(τ) = τ + slowdown · (end of the part in progress − τ + minimum rest). Within a part
 /// that is linear and falling in τ (slowdown > 1), so the τ that miss form its first stretch.
-public enum OnsetRisk {
-    /// Milliseconds of the run (at the idle pace) during which a beginning burst means a miss:
-    /// latency(τ) > `availableMs` (the budget less the queueing already spent).
-    public static func vulnerableMs(work: RequestWork, prefixBlocks: Int, switchable: Int, pace: Double, slowdown: Double,
-                                    availableMs: Double) -> Double {
-        guard slowdown > 1, pace > 0 else { return 0 }
-        let m = pace, s = slowdown
+public struct OnsetRisk: Sendable {
+    /// The run's parts at the idle pace: (start, end, minimum work after the part), ms. They do
+    /// not depend on the burst, so one walk serves every burst a request is priced against.
+    let parts: [(start: Double, end: Double, rest: Double)]
+
+    public init(work: RequestWork, prefixBlocks: Int, switchable: Int, pace: Double) {
+        let m = max(0, pace)
         let minimalStep = (work.decodeStepMs + Double(prefixBlocks) * work.decodeBlockMs) * m
         let fullStep = work.stepMs(blocks: prefixBlocks + switchable) * m
         let steps = work.steps
-        // (start, end, minimum work after the part), ms at the idle pace.
         var parts: [(start: Double, end: Double, rest: Double)] = []
         var t = 0.0
         func part(_ length: Double, rest: Double) {
@@ -91,6 +90,13 @@ public enum OnsetRisk {
         for _ in 0..<max(0, switchable) { part(work.prefillBlockMs * m, rest: work.firstTokenMs * m + decodeMin) }
         part(work.firstTokenMs * m, rest: decodeMin)
         for j in 0..<steps { part(fullStep, rest: Double(steps - j - 1) * minimalStep) }
+        self.parts = parts
+    }
+
+    /// Milliseconds of the run (at the idle pace) during which a burst `slowdown` times slower
+    /// beginning means a miss: latency(τ) > `availableMs` (the budget less the queueing spent).
+    public func vulnerableMs(slowdown s: Double, availableMs: Double) -> Double {
+        guard s > 1 else { return 0 }
         var vulnerable = 0.0
         for p in parts {
             // latency(τ) = τ + s (end − τ + rest) > available  ⇔  τ < (s (end + rest) − available) / (s − 1)
@@ -98,6 +104,14 @@ public enum OnsetRisk {
             vulnerable += min(p.end, max(p.start, edge)) - p.start
         }
         return vulnerable
+    }
+
+    /// The same for one burst, walking the run once.
+    public static func vulnerableMs(work: RequestWork, prefixBlocks: Int, switchable: Int, pace: Double, slowdown: Double,
+                                    availableMs: Double) -> Double {
+        guard pace > 0 else { return 0 }
+        return OnsetRisk(work: work, prefixBlocks: prefixBlocks, switchable: switchable, pace: pace)
+            .vulnerableMs(slowdown: slowdown, availableMs: availableMs)
     }
 }
 
@@ -125,6 +139,9 @@ extension ReplayControls {
         let levels = bursts.recent(now: now)
         guard !levels.isEmpty else { return decision }
         let spanMs = bursts.spanS(now: now) * 1000
+        // Live replays plan without a shared cache; this call still asks for the same
+        // predictions more than once (the planner's k at idle, for the slowdowns and the walk).
+        let cache = cache ?? PredictionCache()
         let idlePace = feedback?.scale(at: .idle, quantile: 0.5) ?? 1
         let layout = planner.layout
         func predict(_ k: Int, _ level: ContentionLevel) throws -> LatencyPrediction {
@@ -140,11 +157,9 @@ extension ReplayControls {
             let idle = try predict(k, .idle)
             let plan = planner.plan(k: k)
             let blocks = (0..<layout.totalLayers).filter { plan.runsLayer($0, layout: layout) }.count
-            let work = RequestWork(prediction: idle, newTokens: r.newTokens)
-            let exposedMs = slowdowns.reduce(0) {
-                $0 + OnsetRisk.vulnerableMs(work: work, prefixBlocks: layout.prefixLayers, switchable: blocks - layout.prefixLayers,
-                                            pace: idlePace, slowdown: $1, availableMs: r.budgetMs - r.queuedMs)
-            }
+            let run = OnsetRisk(work: RequestWork(prediction: idle, newTokens: r.newTokens), prefixBlocks: layout.prefixLayers,
+                                switchable: blocks - layout.prefixLayers, pace: idlePace)
+            let exposedMs = slowdowns.reduce(0) { $0 + run.vulnerableMs(slowdown: $1, availableMs: r.budgetMs - r.queuedMs) }
             if exposedMs / spanMs <= limit {
                 return k == decision.knobs ? decision : try planner.decision(k: k, r, cache: cache)
             }
