@@ -7,11 +7,18 @@ import TensorKernels
 /// Drops the given blocks at the given checkpoints and records every checkpoint it is asked at.
 final class ScriptedRevision: PlanRevision, @unchecked Sendable {
     let script: [RequestCheckpoint: [Int]]
+    /// Image-token keep ratios to answer with at prefill checkpoints.
+    let pruning: [RequestCheckpoint: Double]
     private(set) var asked: [RequestCheckpoint] = []
-    init(_ script: [RequestCheckpoint: [Int]]) { self.script = script }
+    private(set) var askedToPrune: [RequestCheckpoint] = []
+    init(_ script: [RequestCheckpoint: [Int]], pruning: [RequestCheckpoint: Double] = [:]) { self.script = script; self.pruning = pruning }
     func revise(at checkpoint: RequestCheckpoint, schedule: LayerSchedule) -> [Int] {
         asked.append(checkpoint)
         return script[checkpoint] ?? []
+    }
+    func imageKeepRatio(at checkpoint: RequestCheckpoint) -> Double? {
+        askedToPrune.append(checkpoint)
+        return pruning[checkpoint]
     }
 }
 
@@ -81,5 +88,42 @@ struct PlanRevisionTests {
         let direct = try Self.tiny.generate(prompt: prompt, pixels: nil, options: GenerationOptions(
             maxNewTokens: 2, stopAtEOS: false, adaptive: AdaptiveOptions(plan: expected)))
         #expect(revised.firstLogits == direct.firstLogits)
+    }
+
+    /// A request with an image on the tiny preset (16 image tokens).
+    func runImage(_ plan: String, revision: (any PlanRevision)? = nil) throws -> GenerationResult {
+        let model = Self.tiny
+        return try model.generate(prompt: [1, model.config.imageTokenIndex, 5, 9], pixels: model.syntheticPixels(seed: 3),
+                                  options: GenerationOptions(maxNewTokens: 3, stopAtEOS: false,
+                                                             adaptive: AdaptiveOptions(plan: try ExecutionPlan(parsing: plan)),
+                                                             revision: revision))
+    }
+
+    @Test("image tokens pruned at a prefill checkpoint are FastV with K at that block, prefill and decode")
+    func pruneImageTokens() throws {
+        let revision = ScriptedRevision([:], pruning: [.prefillBlock(layer: 2): 0.25])
+        let revised = try runImage("L:11", revision: revision)
+        let fastV = try runImage("L:11+fastv(2,0.25)")
+        #expect(revised.firstLogits == fastV.firstLogits)
+        #expect(revised.tokens == fastV.tokens)
+        #expect(revised.adaptive?.imageTokensAfterSelection == 4)   // ceil(0.25 · 16)
+        #expect(revised.adaptive?.ranPlan?.description == "L:11+fastv(2,0.25)")
+        #expect(revised.adaptive?.plan.description == "L:11")
+        // Not asked before block 0 (no attention to rank by yet), nor once pruned.
+        #expect(revision.askedToPrune == [.prefillBlock(layer: 1), .prefillBlock(layer: 2)])
+        // Asking without pruning changes nothing.
+        #expect(try runImage("L:11", revision: ScriptedRevision([:])).firstLogits == (try runImage("L:11")).firstLogits)
+    }
+
+    @Test("pruning and dropping at the same checkpoint: both happen; a text-only request is never asked to prune")
+    func pruneAndDrop() throws {
+        let revision = ScriptedRevision([.prefillBlock(layer: 3): [3]], pruning: [.prefillBlock(layer: 3): 0.5])
+        let revised = try runImage("L:11", revision: revision)
+        let direct = try runImage("L:10+fastv(3,0.5)")
+        #expect(revised.firstLogits == direct.firstLogits)
+        #expect(revised.adaptive?.ranPlan?.description == "L:10+fastv(3,0.5)")
+        let text = ScriptedRevision([:], pruning: [.prefillBlock(layer: 2): 0.5])
+        _ = try run("L:11", revision: text)
+        #expect(text.askedToPrune.isEmpty)
     }
 }

@@ -19,4 +19,21 @@ public protocol PlanRevision: AnyObject, Sendable {
     /// Decoder blocks (absolute indices) to switch off from `checkpoint` on; `[]` to go on
     /// as planned. `schedule` is what runs now.
     func revise(at checkpoint: RequestCheckpoint, schedule: LayerSchedule) -> [Int]
+
+    /// The share of the image tokens to keep from prefill checkpoint `checkpoint` on; nil goes
+    /// on with all of them. Asked right after `revise`, before a prefill block, only while the
+    /// request has image tokens that no FastV step has pruned yet and a block has run over the
+    /// prompt. The tokens kept are FastV's: those the last prompt token paid the most attention
+    /// to (mean over heads) in the last block that ran; the rest leave every later block.
+    ///
+    /// Why: dropping blocks cannot shed what every block does over the image tokens, and on
+    /// `llava-mini` those are 144 of a ≈ 180-token prompt; a burst that begins during the prefix
+    /// blocks leaves the guard nothing else to shed. Pruning there is FastV with K = the block
+    /// the guard stopped before.
+    func imageKeepRatio(at checkpoint: RequestCheckpoint) -> Double?
+}
+
+extension PlanRevision {
+    /// No pruning: a revision that only switches blocks off.
+    public func imageKeepRatio(at checkpoint: RequestCheckpoint) -> Double? { nil }
 }

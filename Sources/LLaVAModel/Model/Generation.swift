@@ -38,7 +38,8 @@ public struct AdaptiveDecision: Sendable {
     /// Visual tokens the decoder saw after token selection (before FastV's pruning: PruMerge;
     /// after: FastV), nil without an image.
     public var imageTokensAfterSelection: Int?
-    /// Set when a `PlanRevision` switched blocks off part-way: the plan the last step ran.
+    /// Set when a `PlanRevision` switched blocks off or pruned image tokens part-way: the plan
+    /// the last step ran (pruning shows as `fastv(K,r)`, K the block it came before).
     public var ranPlan: ExecutionPlan?
 }
 
@@ -130,6 +131,7 @@ extension LlavaModel {
         var schedule: LayerSchedule?
         var decision: AdaptiveDecision?
         var prefillMs = 0.0, planMs = 0.0
+        var guardPruning: TokenSelection?   // FastV a revision asked for part-way
         var logits = try measure(&prefillMs) { () -> Tensor in
             let image = config.imageTokenIndex
             var state = SequenceState(hidden: inputEmbeddings(ids, imageFeatures: features),
@@ -151,10 +153,18 @@ extension LlavaModel {
             let tail = lm.makeCaches(capacity: capacity, schedule: built)
             if caches.isEmpty { caches = tail } else { for i in ran..<lm.layers.count { caches[i] = tail[i] } }
             if let revision = options.revision {
-                // One block at a time, so the plan can shed blocks that have not run yet.
+                // One block at a time, so the plan can shed blocks that have not run yet. Without
+                // FastV in the plan, every block still probes the last token's attention, so the
+                // revision may prune the image tokens before any block (`imageKeepRatio`).
+                let probing = pruning ?? (state.imageRows.isEmpty ? nil : TokenPruning(layer: Int.max, keepRatio: 1))
                 for i in ran..<lm.layers.count {
                     apply(revision.revise(at: .prefillBlock(layer: i), schedule: built), to: &built)
-                    lm.runLayers(i..<(i + 1), state: &state, caches: &caches, schedule: built, pruning: pruning,
+                    if !state.pruned, !state.imageRows.isEmpty, state.lastAttention != nil,
+                       let keep = revision.imageKeepRatio(at: .prefillBlock(layer: i)) {
+                        TokenPruning(layer: i, keepRatio: keep).apply(to: &state, caches: caches, layer: i)
+                        guardPruning = .fastV(k: i, keepRatio: keep)
+                    }
+                    lm.runLayers(i..<(i + 1), state: &state, caches: &caches, schedule: built, pruning: probing,
                                  observe: options.observePrefill)
                 }
             } else {
@@ -187,7 +197,10 @@ extension LlavaModel {
             logits = lm.logits(lm.normed(state.hidden), row: 0)
         }
         timings.decodeMs = milliseconds(since: decodeStart)
-        if let schedule, schedule.plan != decision?.plan { decision?.ranPlan = schedule.plan }
+        if var ran = schedule?.plan {
+            if let guardPruning { ran.tokenSelection = guardPruning }
+            if ran != decision?.plan { decision?.ranPlan = ran }
+        }
         return GenerationResult(tokens: tokens, promptTokens: ids.count, imageTokens: features?.rows ?? 0,
                                 timings: timings, firstLogits: firstLogits, adaptive: decision)
     }
