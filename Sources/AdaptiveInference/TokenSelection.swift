@@ -2,7 +2,7 @@
 ///
 /// Encoded (Codable) as its option string — `"none"`, `"fastv(2,0.5)"`, `"prumerge"`,
 /// `"prumerge+"` — so reports stay readable and there is one spelling everywhere.
-public enum TokenSelection: Equatable, Codable, Sendable, CustomStringConvertible {
+public enum TokenSelection: Hashable, Codable, Sendable, CustomStringConvertible {
     /// Keep all 576 visual tokens.
     case none
     /// FastV: after decoder layer `k` (layers `0..<k` see every token, since their attention is

@@ -22,6 +22,13 @@ import LLaVAModel
 /// run over the prompt, or any block before a decode step. The others wait for their turn,
 /// when the request's pace is better known.
 ///
+/// Last resort, with `pruneKeep` (and a pruned block's prediction in `work`): when shedding
+/// every switchable block still would not bring the request in before a prefill block, the
+/// image tokens are pruned there too (FastV, keeping `pruneKeep` of them): the one way to cut
+/// what the prefix blocks and every block still ahead do over the image. It comes first, then
+/// blocks are picked against the pruned costs. Only once, and never before block 0 (FastV ranks
+/// by the attention of a block that ran).
+///
 /// Why the reserve: after the last checkpoint (before the last decode step) nothing can be
 /// shed, and a request the guard steers to land just inside its budget misses on any hiccup
 /// there. In the stop-13 llava-mini replay (2000 requests), 5 of the 8 misses were requests
@@ -42,6 +49,10 @@ public struct DeadlineControl: Sendable {
     public let slack: Double
     /// Time kept free at the end of the budget, ms (see the type's notes).
     public let reserveMs: Double
+    /// Share of the image tokens kept when the guard prunes (nil: it never does).
+    public let pruneKeep: Double?
+    /// The prefill block the image tokens were pruned before, once they were.
+    public private(set) var prunedAt: Int?
     /// Predicted work the recent-rate window spans, ms.
     public let windowMs: Double
     private var last: RequestCheckpoint?
@@ -53,7 +64,8 @@ public struct DeadlineControl: Sendable {
     /// important knob's rank). `prior` is the speed assumed before the request shows its own
     /// (the replays pass the recent requests' median engine ÷ predicted ratio).
     public init(work: RequestWork, plan: ExecutionPlan, layout: KnobLayout, order: [Int],
-                prior: Double = 1, priorWeightMs: Double? = nil, slack: Double = 0.03, reserveMs: Double = 0, windowShare: Double = 0.15) {
+                prior: Double = 1, priorWeightMs: Double? = nil, slack: Double = 0.03, reserveMs: Double = 0, windowShare: Double = 0.15,
+                pruneKeep: Double? = nil) {
         self.work = work
         running = (0..<layout.totalLayers).map { plan.runsLayer($0, layout: layout) }
         let perLayer = plan.mode == .layers ? 1 : max(1, layout.unitsPerLayer)
@@ -68,6 +80,7 @@ public struct DeadlineControl: Sendable {
         self.priorWeightMs = priorWeightMs ?? 0.25 * work.totalMs(blocks: blocks)
         self.slack = slack
         self.reserveMs = reserveMs
+        self.pruneKeep = work.prunedPrefillBlockMs == nil ? nil : pruneKeep
         windowMs = windowShare * work.totalMs(blocks: blocks)
     }
 
@@ -91,11 +104,20 @@ public struct DeadlineControl: Sendable {
         history.append((elapsedMs, doneMs))
         let pace = rate(elapsedMs: elapsedMs) * (1 + slack)
         // The blocks that must go for the rest to fit, chosen on a scratch copy...
-        var plan = running, chosen: [Int] = []
-        while case let excess = pace * remaining(from: point, running: plan) - (leftMs - reserveMs), excess > 0,
-              let victim = victim(excessMs: excess / pace, at: point, running: plan) {
-            plan[victim] = false
-            chosen.append(victim)
+        func shed() -> (chosen: [Int], late: Bool) {
+            var plan = running, chosen: [Int] = []
+            while case let excess = pace * remaining(from: point, running: plan) - (leftMs - reserveMs), excess > 0 {
+                guard let victim = victim(excessMs: excess / pace, at: point, running: plan) else { return (chosen, true) }
+                plan[victim] = false
+                chosen.append(victim)
+            }
+            return (chosen, false)
+        }
+        var (chosen, late) = shed()
+        // ...with the image tokens pruned first when even every block would not do.
+        if late, pruneKeep != nil, prunedAt == nil, case let .prefillBlock(layer) = point, layer >= 1 {
+            prunedAt = layer
+            chosen = shed().chosen
         }
         // ...but only those due now go: the block about to run over the prompt, or any block
         // before a decode step. A later block saves as much when it is dropped just before it
@@ -141,7 +163,7 @@ public struct DeadlineControl: Sendable {
     func saving(of block: Int, at point: RequestCheckpoint) -> Double {
         switch point {
         case let .prefillBlock(layer):
-            return (block >= layer ? work.prefillBlockMs : 0) + Double(work.steps) * work.decodeBlockMs
+            return (block >= layer ? prefillMs(block: block) : 0) + Double(work.steps) * work.decodeBlockMs
         case let .decodeStep(step):
             return Double(max(0, work.steps - step)) * work.decodeBlockMs
         }
@@ -171,11 +193,19 @@ public struct DeadlineControl: Sendable {
         var ms = 0.0
         if a < 0 { ms += work.beforeBlocksMs }
         let lower = max(0, a), upper = min(layers, b)
-        if lower < upper { for layer in lower..<upper where running[layer] { ms += work.prefillBlockMs } }
+        if lower < upper { for layer in lower..<upper where running[layer] { ms += prefillMs(block: layer) } }
         if a <= layers && b > layers { ms += work.firstTokenMs }
         let stepsDone = max(0, b - max(a, layers + 1))
         ms += Double(stepsDone) * work.stepMs(blocks: runningBlocks)
         return ms
+    }
+
+    /// Predicted work of prefill block `block`: over the pruned prompt from `prunedAt` on.
+    /// (Decode steps after pruning attend to fewer keys; at these contexts that is noise next to
+    /// the weights they read, so they keep the unpruned prediction.)
+    private func prefillMs(block: Int) -> Double {
+        if let prunedAt, block >= prunedAt, let pruned = work.prunedPrefillBlockMs { return pruned }
+        return work.prefillBlockMs
     }
 
     /// Predicted work from `point` to the end with the blocks `running` says.
@@ -183,8 +213,8 @@ public struct DeadlineControl: Sendable {
         let n = running.lazy.filter { $0 }.count
         switch point {
         case let .prefillBlock(layer):
-            let ahead = (layer..<running.count).filter { running[$0] }.count
-            return Double(ahead) * work.prefillBlockMs + work.firstTokenMs + Double(work.steps) * work.stepMs(blocks: n)
+            let ahead = (layer..<running.count).filter { running[$0] }.reduce(0) { $0 + prefillMs(block: $1) }
+            return ahead + work.firstTokenMs + Double(work.steps) * work.stepMs(blocks: n)
         case let .decodeStep(step):
             return Double(max(0, work.steps - step)) * work.stepMs(blocks: n)
         }

@@ -21,6 +21,12 @@ public final class DeadlineGuard: PlanRevision, @unchecked Sendable {
         return control.checkpoint(checkpoint, elapsedMs: elapsed, leftMs: left)
     }
 
+    /// The control's pruning, at the checkpoint it decided it (asked right after `revise`).
+    public func imageKeepRatio(at checkpoint: RequestCheckpoint) -> Double? {
+        guard case let .prefillBlock(layer) = checkpoint, control.prunedAt == layer else { return nil }
+        return control.pruneKeep
+    }
+
     /// Predicted work of what actually ran (call after the request finished), ms.
     public func finish() -> Double { control.finish() }
 }

@@ -81,11 +81,11 @@ public final class LiveReplay: @unchecked Sendable {
             let level = traceLevel?(start) ?? sensor.map { Self.planningLevel($0.sense().level) } ?? .idle
             let hasImage = r.image != "none"
             let decision: PlanDecision
+            let request = PlanningRequest(
+                budgetMs: r.budgetMs, promptTokens: r.promptTokens, hasImage: hasImage, newTokens: r.maxNewTokens,
+                contention: level, queuedMs: (clock() - r.t) * 1000, measuredScale: feedback?.scale(at: level),
+                floorScale: controls.floorScale(feedback, at: level))
             do {
-                let request = PlanningRequest(
-                    budgetMs: r.budgetMs, promptTokens: r.promptTokens, hasImage: hasImage, newTokens: r.maxNewTokens,
-                    contention: level, queuedMs: (clock() - r.t) * 1000, measuredScale: feedback?.scale(at: level),
-                    floorScale: controls.floorScale(feedback, at: level))
                 decision = try controls.pricingOnsets(try planner.decide(request), request, planner: planner,
                                                       bursts: bursts, feedback: feedback, now: start, cache: nil)
                 bursts?.note(level, at: start)
@@ -104,8 +104,8 @@ public final class LiveReplay: @unchecked Sendable {
             let ids = prompt(textTokens: r.promptTokens, hasImage: hasImage, request: i)
             let serviceStartNs = DispatchTime.now().uptimeNanoseconds
             let serviceStart = Double(serviceStartNs - t0) / 1e9
-            let guardian = controls.deadlineControl(decision, newTokens: r.maxNewTokens, planner: planner, feedback: feedback,
-                                                    level: level, budgetMs: r.budgetMs).map {
+            let guardian = try controls.deadlineControl(decision, request, planner: planner, feedback: feedback,
+                                                        budgetMs: r.budgetMs, cache: nil).map {
                 DeadlineGuard(control: $0, budgetMs: r.budgetMs, arrivalNs: t0 + UInt64(r.t * 1e9), serviceStartNs: serviceStartNs)
             }
             let result = try model.generate(prompt: ids, pixels: hasImage ? pixels : nil, options: GenerationOptions(

@@ -116,7 +116,7 @@ public struct Planner: Sendable {
     public func predict(k: Int?, promptTokens: Int, hasImage: Bool, newTokens: Int, contention: ContentionLevel,
                         cache: PredictionCache? = nil) throws -> LatencyPrediction {
         let key = PredictionCache.Key(k: k ?? -1, promptTokens: promptTokens, hasImage: hasImage, newTokens: newTokens,
-                                      cpu: contention.cpuBusyCores, bw: contention.memBandwidthGBps)
+                                      cpu: contention.cpuBusyCores, bw: contention.memBandwidthGBps, selection: tokenSelection)
         if let hit = cache?.entries[key] { return hit }
         let p = try predictor.predict(PlanQuery(config: config, plan: k.map(plan(k:)), layout: layout, promptTokens: promptTokens,
                                                 hasImage: hasImage, newTokens: newTokens, threads: threads, contention: contention))
@@ -193,6 +193,7 @@ public final class PredictionCache: @unchecked Sendable {
     struct Key: Hashable {
         var k: Int, promptTokens: Int, hasImage: Bool, newTokens: Int
         var cpu: Double, bw: Double
+        var selection: TokenSelection
     }
     var entries: [Key: LatencyPrediction] = [:]
     public init() {}

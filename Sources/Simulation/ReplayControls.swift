@@ -22,12 +22,15 @@ public struct ReplayControls: Sendable, Equatable {
     public var onsetRisk: Double?
     /// Seconds of past bursts `onsetRisk` learns their rate and load from.
     public var onsetWindowS: Double
+    /// With the guard: the share of the image tokens it keeps when it prunes them as a last
+    /// resort (`DeadlineControl.pruneKeep`); nil: it never prunes.
+    public var pruneKeep: Double?
 
     public init(guardSlack: Double? = nil, guardReserve: Double = 0, floorQuantile: Double = 1, rejectInfeasible: Bool = false,
-                onsetRisk: Double? = nil, onsetWindowS: Double = 300) {
+                onsetRisk: Double? = nil, onsetWindowS: Double = 300, pruneKeep: Double? = nil) {
         self.guardSlack = guardSlack; self.guardReserve = guardReserve
         self.floorQuantile = floorQuantile; self.rejectInfeasible = rejectInfeasible
-        self.onsetRisk = onsetRisk; self.onsetWindowS = onsetWindowS
+        self.onsetRisk = onsetRisk; self.onsetWindowS = onsetWindowS; self.pruneKeep = pruneKeep
     }
 
     /// The burst history `pricingOnsets` needs, or nil when onsets are not priced.
@@ -42,12 +45,13 @@ public struct ReplayControls: Sendable, Equatable {
     /// The guard's arithmetic for one request, live or simulated alike: nil without the guard
     /// or without a cost-model prediction to split (`flops`). The prior speed is the recent
     /// median engine ÷ predicted ratio at `level` (1 until `feedback` has enough).
-    func deadlineControl(_ decision: PlanDecision, newTokens: Int, planner: Planner, feedback: LatencyFeedback?,
-                         level: ContentionLevel, budgetMs: Double) -> DeadlineControl? {
+    func deadlineControl(_ decision: PlanDecision, _ request: PlanningRequest, planner: Planner, feedback: LatencyFeedback?,
+                         budgetMs: Double, cache: PredictionCache?) throws -> DeadlineControl? {
         guard let guardSlack, let prediction = decision.prediction else { return nil }
-        return DeadlineControl(work: RequestWork(prediction: prediction, newTokens: newTokens), plan: decision.plan,
-                               layout: planner.layout, order: planner.order,
-                               prior: feedback?.scale(at: level, quantile: 0.5) ?? 1, slack: guardSlack,
-                               reserveMs: guardReserve * budgetMs)
+        var work = RequestWork(prediction: prediction, newTokens: request.newTokens)
+        try work.pricePruning(k: decision.knobs, request, contention: request.contention, planner: planner, keep: pruneKeep, cache: cache)
+        return DeadlineControl(work: work, plan: decision.plan, layout: planner.layout, order: planner.order,
+                               prior: feedback?.scale(at: request.contention, quantile: 0.5) ?? 1, slack: guardSlack,
+                               reserveMs: guardReserve * budgetMs, pruneKeep: pruneKeep)
     }
 }

@@ -80,11 +80,11 @@ public struct VirtualReplay: Sendable {
             let planned = sensed(at: start)
             let hasImage = r.image != "none"
             let decision: PlanDecision
+            let request = PlanningRequest(budgetMs: r.budgetMs, promptTokens: r.promptTokens, hasImage: hasImage,
+                                          newTokens: r.maxNewTokens, contention: planned, queuedMs: (start - r.t) * 1000,
+                                          measuredScale: feedback?.scale(at: planned),
+                                          floorScale: controls.floorScale(feedback, at: planned))
             do {
-                let request = PlanningRequest(budgetMs: r.budgetMs, promptTokens: r.promptTokens, hasImage: hasImage,
-                                              newTokens: r.maxNewTokens, contention: planned, queuedMs: (start - r.t) * 1000,
-                                              measuredScale: feedback?.scale(at: planned),
-                                              floorScale: controls.floorScale(feedback, at: planned))
                 decision = try controls.pricingOnsets(try planner.decide(request, cache: planCache), request, planner: planner,
                                                       bursts: bursts, feedback: feedback, now: start, cache: planCache)
                 bursts?.note(planned, at: start)
@@ -107,8 +107,13 @@ public struct VirtualReplay: Sendable {
             } else if noise && truth.relativeMargin > 0 {
                 ratio *= max(0.05, 1 + rng.normal() * truth.relativeMargin / 1.645)
             }
-            var control = controls.deadlineControl(decision, newTokens: r.maxNewTokens, planner: planner, feedback: feedback,
-                                                   level: planned, budgetMs: r.budgetMs)
+            var control = try controls.deadlineControl(decision, request, planner: planner, feedback: feedback,
+                                                       budgetMs: r.budgetMs, cache: planCache)
+            var truthWork = RequestWork(prediction: truth, newTokens: r.maxNewTokens)
+            if control?.pruneKeep != nil {
+                try truthWork.pricePruning(k: decision.knobs, request, contention: level, planner: referencePlanner,
+                                           keep: controls.pruneKeep, cache: referenceCache)
+            }
             // The reference's time for the same plan under the level at `t`, relative to the
             // start's: a burst that begins mid-request slows what is left of it.
             func slowdown(at t: Double) throws -> Double {
@@ -119,14 +124,15 @@ public struct VirtualReplay: Sendable {
                                                         newTokens: r.maxNewTokens, contention: now, cache: referenceCache)
                 return then.totalMs / truth.totalMs
             }
-            let end = try serve(RequestWork(prediction: truth, newTokens: r.maxNewTokens), plan: decision.plan, ratio: ratio,
+            let end = try serve(truthWork, plan: decision.plan, ratio: ratio,
                                 start: start, arrival: r.t, budgetMs: r.budgetMs, control: &control, slowdown: slowdown)
             let serviceMs = (end - start) * 1000
             feedback?.record(measuredMs: serviceMs, predictedMs: control?.finish() ?? decision.predictedServiceMs, plannedAt: planned,
                              endedAt: sensed(at: end), at: end)
-            let ran = control.flatMap { $0.dropped.isEmpty ? nil : $0 }.map { c -> ExecutionPlan in
+            let ran = control.flatMap { $0.dropped.isEmpty && $0.prunedAt == nil ? nil : $0 }.map { c -> ExecutionPlan in
                 var p = decision.plan
                 for layer in c.dropped { p.switchOff(layer: layer, layout: planner.layout) }
+                if let at = c.prunedAt, let keep = c.pruneKeep { p.tokenSelection = .fastV(k: at, keepRatio: keep) }
                 return p
             }
             free = end
@@ -182,7 +188,10 @@ extension VirtualReplay {
         try advance(truth.beforeBlocksMs)
         for layer in 0..<layout.totalLayers {
             checkpoint(.prefillBlock(layer: layer))
-            if running[layer] { try advance(truth.prefillBlockMs) }
+            if running[layer] {
+                let pruned = control?.prunedAt.map { layer >= $0 } ?? false
+                try advance(pruned ? truth.prunedPrefillBlockMs ?? truth.prefillBlockMs : truth.prefillBlockMs)
+            }
         }
         try advance(truth.firstTokenMs)
         for step in 0..<truth.steps {

@@ -29,8 +29,10 @@ struct Replay: ParsableCommand {
         15%, whichever is slower); when the rest would end past the budget less --guard-reserve, \
         switchable blocks are switched off for the rest of the request: each time the one that \
         closes the gap with the least work shed (a block whose prefill has run saves only its \
-        decode steps), the least important knobs among equals. Columns ran_plan and ran_knobs \
-        record what ran.
+        decode steps), the least important knobs among equals. With --guard-prune r, when even \
+        every switchable block would not do, it also prunes the image tokens before the next \
+        prefill block, keeping the share r that the last prompt token attended to most (FastV \
+        with K = that block). Columns ran_plan and ran_knobs record what ran.
 
         ONSET RISK (contention-aware, --onset-risk p): a sensor sees a burst only once it has \
         begun, and one that begins early in a request slows what the guard cannot shed (vision \
@@ -155,6 +157,11 @@ struct Replay: ParsableCommand {
     var onsetWindow: Double = 300
 
     @Option(help: ArgumentHelp(
+        "Deadline guard, last resort: when even shedding every switchable block would not bring a request in, before a prefill block it also prunes the image tokens, keeping this share: FastV's choice (the tokens the last prompt token attended to most in the block that ran), from that block on. ran_plan then ends in +fastv(K,r). 0 = never.",
+        valueName: "share"))
+    var guardPrune: Double = 0
+
+    @Option(help: ArgumentHelp(
         "A request whose budget even the cheapest plan is predicted to miss: reject = record it as `rejected` and do not run it (admission control: the engine stays free for the requests behind it); run = run the cheapest plan anyway and record `infeasible`.",
         valueName: "reject|run"))
     var infeasible: InfeasibleHandling = .reject
@@ -199,6 +206,8 @@ struct Replay: ParsableCommand {
         if onsetRisk > 0 && policy != .contentionAware {
             throw ValidationError("--onset-risk is for --policy contention-aware (the baselines do not sense load)")
         }
+        if !(0..<1).contains(guardPrune) { throw ValidationError("--guard-prune must be a share in [0, 1) of the image tokens kept (0 = off), got \(guardPrune)") }
+        if guardPrune > 0 && !deadlineGuard.enabled(for: policy) { throw ValidationError("--guard-prune needs the deadline guard (--policy contention-aware, or --deadline-guard on)") }
         if !(0.5...1).contains(floorQuantile) { throw ValidationError("--floor-quantile must be in [0.5, 1], got \(floorQuantile)") }
         if let marginQuantile, !(0...1).contains(marginQuantile) { throw ValidationError("--margin-quantile must be in [0, 1], got \(marginQuantile)") }
         if deadlineGuard == .on && policy == .flops {
@@ -221,8 +230,8 @@ struct Replay: ParsableCommand {
         let liveMargin = policy == .contentionAware ? ", margin \(margin.rawValue)" + (margin == .measured ? " q\(quantile)" + (guardSlack == nil ? "" : ", floor q\(floorQuantile)") : "") : ""
         let controls = ReplayControls(guardSlack: guardSlack, guardReserve: guardReserve, floorQuantile: floorQuantile,
                                       rejectInfeasible: infeasible == .reject, onsetRisk: onsetRisk > 0 ? onsetRisk : nil,
-                                      onsetWindowS: onsetWindow)
-        let guardNote = (guardSlack.map { ", deadline guard (slack \($0), reserve \(guardReserve))" } ?? ", no deadline guard")
+                                      onsetWindowS: onsetWindow, pruneKeep: guardPrune > 0 ? guardPrune : nil)
+        let guardNote = (guardSlack.map { ", deadline guard (slack \($0), reserve \(guardReserve)\(guardPrune > 0 ? ", prunes keeping \(guardPrune)" : ""))" } ?? ", no deadline guard")
             + (onsetRisk > 0 ? String(format: ", onset risk %g over %g s", onsetRisk, onsetWindow) : "")
         let comments = ["adallava replay: \(simulate ? "simulated" : "live")\(oracleContention ? " (contention from the trace, not sensed)" : ""), policy \(policy.rawValue)\(liveMargin)\(guardNote), infeasible \(infeasible.rawValue)\(warmUpCount > 0 || !simulate ? ", warm-up \(warmUpCount)" : ""), model \(model), mode \(mode.rawValue), \(threads) thread(s)",
                         "contention trace \(trace), request trace \(requests), seed \(seed)"]

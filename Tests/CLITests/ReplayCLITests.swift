@@ -96,7 +96,10 @@ struct ReplayCLITests {
                       (["--onset-risk", "1.5"], "--onset-risk"),
                       (["--onset-risk", "0.01", "--policy", "profile"], "--onset-risk is for"),
                       (["--onset-window", "0"], "--onset-window"),
-                      (["--sensor", "psychic"], "--sensor")])
+                      (["--sensor", "psychic"], "--sensor"),
+                      (["--guard-prune", "1"], "--guard-prune"),
+                      (["--guard-prune", "-0.5"], "--guard-prune"),
+                      (["--guard-prune", "0.25", "--policy", "profile"], "--guard-prune needs the deadline guard")])
     func badGuardOptions(extra: [String], named: String) throws {
         let dir = try CLI.tempDirectory()
         let trace = dir + "/c.csv", requests = dir + "/r.csv"
