@@ -1,3 +1,4 @@
+import AdaptiveInference
 import Contention
 
 /// One replayed request: the row of the replay results table (SQLite) and CSV, as DESIGN.md's
@@ -57,6 +58,13 @@ public struct ReplayResult: Codable, Sendable, Hashable {
                      budgetMs: budgetMs, promptTokens: promptTokens, newTokens: newTokens, latencyMs: (decidedS - arrivalS) * 1000,
                      serviceMs: 0, predictedMs: decision.predictedServiceMs, plan: decision.plan.description, knobs: decision.knobs,
                      totalKnobs: decision.totalKnobs, sensed: sensed, outcome: Outcome.rejected.rawValue, ranPlan: "", ranKnobs: 0)
+    }
+
+    /// Whether the deadline guard pruned the image tokens part-way (`--guard-prune`): the plan
+    /// that ran has a token selection the chosen one had not.
+    public var guardPruned: Bool {
+        guard ranPlan.contains("fastv"), let ran = try? ExecutionPlan(parsing: ranPlan) else { return false }
+        return ran.tokenSelection != (try? ExecutionPlan(parsing: plan))?.tokenSelection
     }
 
     /// Knobs the deadline guard switched off part-way (0 when the plan ran as chosen).

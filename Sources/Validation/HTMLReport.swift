@@ -33,7 +33,7 @@ public struct HTMLReport {
         .fail { background: #fce8e6; border-left: 6px solid #d93025; }
         .too-few-requests { background: #fef7e0; border-left: 6px solid #e8a317; }
         table { border-collapse: collapse; font-size: 12px; max-width: 100%; }
-        th, td { padding: 3px 6px; border-bottom: 1px solid #e8eaed; text-align: right; white-space: nowrap; }
+        th, td { padding: 3px 4px; border-bottom: 1px solid #e8eaed; text-align: right; white-space: nowrap; }
         th { white-space: normal; vertical-align: bottom; }
         th { background: #f1f3f4; font-weight: 600; } td.l, th.l { text-align: left; }
         tr.deciding td { font-weight: 600; }
@@ -82,20 +82,20 @@ public struct HTMLReport {
     private var comparisonTable: String {
         var h = "<h2>Policies</h2>\n<table><tr><th class=\"l\">policy</th><th class=\"l\">mode</th><th>requests</th>"
             + "<th>infeasible</th><th>met</th><th>missed</th><th>met share</th><th class=\"l\">adherence it can claim</th><th>verdict</th>"
-            + "<th>P50</th><th>P90</th><th>P99</th><th>utilisation</th><th>knobs on</th><th>guard shed</th><th>pred. err.</th></tr>\n"
+            + "<th>P50</th><th>P90</th><th>P99</th><th>utilisation</th><th>knobs on</th><th>guard shed</th><th>guard pruned</th><th>pred. err.</th></tr>\n"
         for (i, g) in report.groups.enumerated() {
             h += "<tr\(i == report.decidingGroup ? " class=\"deciding\"" : "")><td class=\"l\">\(escape(g.policy))</td>"
                 + "<td class=\"l\">\(escape(g.mode))</td><td>\(g.requests)</td><td>\(g.infeasible)</td>"
                 + "<td>\(g.adherence.met)</td><td>\(g.adherence.misses)</td><td>\(pct(g.adherence.metShare, 2))</td>"
                 + "<td class=\"l\">\(escape(g.claim.replacingOccurrences(of: " with ", with: " (") + ")"))</td><td>\(g.verdict == .undecided ? "too few" : verdictWord(g.verdict))</td>"
                 + (g.adherence.total == 0  // no feasible request: nothing to take percentiles of
-                    ? "<td>–</td><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td>"
+                    ? "<td>–</td><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td>"
                     : "<td>\(ratio(g.p50))</td><td>\(ratio(g.p90))</td><td>\(ratio(g.p99))</td>"
-                        + "<td>\(pct(g.utilisation, 1))</td><td>\(pct(g.meanKnobFraction, 0))</td><td>\(pct(g.guardShedShare, 1))</td>")
+                        + "<td>\(pct(g.utilisation, 1))</td><td>\(pct(g.meanKnobFraction, 0))</td><td>\(pct(g.guardShedShare, 1))</td><td>\(pct(g.guardPrunedShare, 1))</td>")
                 + "<td>\(pct(g.predictionError, 1))</td></tr>\n"
         }
         h += "</table>\n<p class=\"note\">P50/P90/P99 are of latency/budget (1.00 = exactly on budget). "
-            + "Knobs on: as the requests ran. Guard shed: requests in which the deadline guard switched blocks off part-way. "
+            + "Knobs on: as the requests ran. Guard shed / pruned: requests in which the deadline guard switched blocks off / pruned the image tokens part-way. "
             + "Pred. error: mean |predicted − measured| / measured engine time.</p>\n"
         return h
     }

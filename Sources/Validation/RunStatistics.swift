@@ -38,6 +38,8 @@ public struct RunStatistics: Codable, Sendable {
     public var meanKnobFraction: Double
     /// Share of feasible requests in which the deadline guard switched blocks off part-way.
     public var guardShedShare: Double
+    /// Share of feasible requests in which the deadline guard pruned the image tokens.
+    public var guardPrunedShare: Double
     /// Mean |predicted − measured| / measured service time, over every request.
     public var predictionError: Double
 
@@ -45,7 +47,7 @@ public struct RunStatistics: Codable, Sendable {
         case policy, mode, requests, infeasible, infeasibleWithinBudget = "infeasible_within_budget", rejected, adherence, verdict
         case claim, requestsToPass = "requests_to_pass", p50 = "p50_latency_over_budget", p90 = "p90_latency_over_budget"
         case p99 = "p99_latency_over_budget", p99Lower95 = "p99_lower_95", p99Upper95 = "p99_upper_95", utilisation = "budget_utilisation", meanKnobFraction = "mean_knob_fraction"
-        case guardShedShare = "guard_shed_share"
+        case guardShedShare = "guard_shed_share", guardPrunedShare = "guard_pruned_share"
         case predictionError = "prediction_error"
     }
 
@@ -75,6 +77,7 @@ public struct RunStatistics: Codable, Sendable {
         let fractions = feasible.map { $0.totalKnobs == 0 ? 1 : Double($0.ranKnobs) / Double($0.totalKnobs) }
         meanKnobFraction = fractions.isEmpty ? 0 : fractions.reduce(0, +) / Double(fractions.count)
         guardShedShare = feasible.isEmpty ? 0 : Double(feasible.filter { $0.droppedKnobs > 0 }.count) / Double(feasible.count)
+        guardPrunedShare = feasible.isEmpty ? 0 : Double(feasible.filter(\.guardPruned).count) / Double(feasible.count)
         let errors = rows.filter { $0.serviceMs > 0 }.map { abs($0.predictedMs - $0.serviceMs) / $0.serviceMs }
         predictionError = errors.isEmpty ? 0 : errors.reduce(0, +) / Double(errors.count)
     }

@@ -89,12 +89,13 @@ struct Validate: ParsableCommand {
         func pct(_ x: Double, _ d: Int = 1) -> String { String(format: "%.\(d)f%%", 100 * x) }
         func r(_ x: Double) -> String { String(format: "%.3f", x) }
         let header = ["policy", "mode", "requests", "infeasible", "met", "missed", "can claim", "verdict",
-                      "P50 lat/budget", "P90", "P99", "utilisation", "knobs on", "guard shed", "pred. error"]
+                      "P50 lat/budget", "P90", "P99", "utilisation", "knobs on", "guard shed", "guard pruned", "pred. error"]
         let body = v.groups.map { g in
             let none = g.adherence.total == 0  // no feasible request: no percentiles
             return [g.policy, g.mode, String(g.requests), String(g.infeasible), String(g.adherence.met), String(g.adherence.misses),
-                    g.claim, g.verdict.rawValue] + (none ? ["–", "–", "–", "–", "–", "–"]
-                        : [r(g.p50), r(g.p90), r(g.p99), pct(g.utilisation), pct(g.meanKnobFraction, 0), pct(g.guardShedShare)])
+                    g.claim, g.verdict.rawValue] + (none ? ["–", "–", "–", "–", "–", "–", "–"]
+                        : [r(g.p50), r(g.p90), r(g.p99), pct(g.utilisation), pct(g.meanKnobFraction, 0), pct(g.guardShedShare),
+                           pct(g.guardPrunedShare)])
                 + [pct(g.predictionError)]
         }
         var lines = [markdownTable(header: header, rows: body)]

@@ -36,14 +36,18 @@ struct ReportTests {
         #expect(r.adherence.total == 11)
     }
 
-    @Test("knobs on counts what ran; guard shed is the share of feasible requests that shed blocks")
+    @Test("knobs on counts what ran; guard shed / pruned are the shares of feasible requests that shed blocks / pruned tokens")
     func guardColumns() {
         var rows = (0..<4).map { row($0, latency: 80, budget: 100) }   // 2 of 4 knobs each
         rows[0].ranKnobs = 0
-        rows[0].ranPlan = "L:0000"
+        rows[0].ranPlan = "L:0000+fastv(1,0.125)"
+        rows[1].ranPlan = "L:\(rows[1].plan.dropFirst(2))+fastv(2,0.5)"
+        rows[2].plan += "+fastv(2,0.5)"
+        rows[2].ranPlan = "L:1100+fastv(2,0.5)"   // FastV chosen with the plan, not the guard's
         let s = RunStatistics(policy: "p", mode: "live", rows: rows, target: 0.99, confidence: 0.99)
         #expect(abs(s.meanKnobFraction - 0.375) < 1e-12)   // (0 + 2 + 2 + 2) / 4 / 4
         #expect(abs(s.guardShedShare - 0.25) < 1e-12)
+        #expect(abs(s.guardPrunedShare - 0.5) < 1e-12)
     }
 
     @Test("percentiles of latency/budget follow GSL's interpolation")
