@@ -102,10 +102,14 @@ public final class LiveReplay: @unchecked Sendable {
                 continue
             }
             let ids = prompt(textTokens: r.promptTokens, hasImage: hasImage, request: i)
+            // The guard's arithmetic (and its pruned-block prediction) before the engine's clock
+            // starts: the guard compares engine time with predicted engine work.
+            let control = try guarded(i) {
+                try controls.deadlineControl(decision, request, planner: planner, feedback: feedback, budgetMs: r.budgetMs, cache: nil)
+            }
             let serviceStartNs = DispatchTime.now().uptimeNanoseconds
             let serviceStart = Double(serviceStartNs - t0) / 1e9
-            let guardian = try controls.deadlineControl(decision, request, planner: planner, feedback: feedback,
-                                                        budgetMs: r.budgetMs, cache: nil).map {
+            let guardian = control.map {
                 DeadlineGuard(control: $0, budgetMs: r.budgetMs, arrivalNs: t0 + UInt64(r.t * 1e9), serviceStartNs: serviceStartNs)
             }
             let result = try model.generate(prompt: ids, pixels: hasImage ? pixels : nil, options: GenerationOptions(

@@ -172,3 +172,10 @@ enum CSV {
         return .ok(fields)
     }
 }
+
+/// Runs `body` for request `index`, reporting any error as that request's (`badRequest`).
+func guarded<T>(_ index: Int, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as SimulationError { throw error } catch {
+        throw SimulationError.badRequest(index: index, reason: "\(error)")
+    }
+}

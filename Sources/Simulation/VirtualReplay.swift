@@ -107,12 +107,15 @@ public struct VirtualReplay: Sendable {
             } else if noise && truth.relativeMargin > 0 {
                 ratio *= max(0.05, 1 + rng.normal() * truth.relativeMargin / 1.645)
             }
-            var control = try controls.deadlineControl(decision, request, planner: planner, feedback: feedback,
-                                                       budgetMs: r.budgetMs, cache: planCache)
+            var control = try guarded(i) {
+                try controls.deadlineControl(decision, request, planner: planner, feedback: feedback, budgetMs: r.budgetMs, cache: planCache)
+            }
             var truthWork = RequestWork(prediction: truth, newTokens: r.maxNewTokens)
             if control?.pruneKeep != nil {
-                try truthWork.pricePruning(k: decision.knobs, request, contention: level, planner: referencePlanner,
-                                           keep: controls.pruneKeep, cache: referenceCache)
+                try guarded(i) {
+                    try truthWork.pricePruning(k: decision.knobs, request, contention: level, planner: referencePlanner,
+                                               keep: controls.pruneKeep, cache: referenceCache)
+                }
             }
             // The reference's time for the same plan under the level at `t`, relative to the
             // start's: a burst that begins mid-request slows what is left of it.
