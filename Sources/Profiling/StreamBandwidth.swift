@@ -5,14 +5,16 @@ import TensorKernels
 ///
 /// The probe is OpenBLAS `sgemv` over a matrix far larger than the caches: the same streaming
 /// access a decode step makes, through the same library (a plain summing loop reached only
-/// about half of it here: ~17 GB/s vs ~28 GB/s on 2 threads).
+/// about half of it here: ~17 GB/s vs ~28 GB/s on 2 threads), from the same kind of pages.
 public enum StreamBandwidth {
     /// GB/s of reading a `megabytes`-MB fp32 matrix once (`y = A·x`, A `[rows, 4096]`) with
     /// `threads` BLAS threads, one sample per repeat after a warm-up pass.
     public static func measure(megabytes: Int = 512, threads: Int, repeats: Int) -> Summary {
         BLAS.setThreads(threads)
         let columns = 4096, rows = max(1, megabytes * 1_048_576 / 4 / columns)
-        let a = [Float](repeating: 0.5, count: rows * columns), x = [Float](repeating: 1, count: columns)
+        // In the same 2 MB pages as the weights it is compared with (`HugePages`).
+        let a = HugePages.array(count: rows * columns) { (p: UnsafeMutableBufferPointer<Float>) in p.initialize(repeating: 0.5) }
+        let x = [Float](repeating: 1, count: columns)
         var y = [Float](repeating: 0, count: rows)
         var samples: [Double] = []
         a.withUnsafeBufferPointer { ap in

@@ -71,9 +71,8 @@ public struct WeightMatrix: Sendable {
             self.init(tensor)
         case .bf16:
             precondition(tensor.rank == 2, "WeightMatrix needs a 2-D tensor, got shape \(tensor.shape)")
-            var bits = [UInt16](repeating: 0, count: tensor.count)
-            tensor.storage.withUnsafeBufferPointer { src in
-                bits.withUnsafeMutableBufferPointer { dst in
+            let bits = HugePages.array(count: tensor.count) { (dst: UnsafeMutableBufferPointer<UInt16>) in
+                tensor.storage.withUnsafeBufferPointer { src in
                     let s = UncheckedSendable(src.baseAddress!), d = UncheckedSendable(dst.baseAddress!)
                     parallelChunks(src.count, minimumPerWorker: 1 << 20) { r in
                         wk_f32_to_bf16(s.value + r.lowerBound, d.value + r.lowerBound, r.count)
@@ -150,25 +149,25 @@ public struct WeightMatrix: Sendable {
     /// Rows `ranges` (ascending, disjoint), concatenated, in the same format.
     public func selectingRows(_ ranges: [Range<Int>]) -> WeightMatrix {
         let n = ranges.reduce(0) { $0 + $1.count }
+        /// Copies the rows `ranges` of a row-major matrix with `width` values a row.
+        func gather<T: BitwiseCopyable>(_ values: [T], width: Int) -> [T] {
+            values.withUnsafeBufferPointer { src in
+                HugePages.array(count: n * width) { (dst: UnsafeMutableBufferPointer<T>) in
+                    var at = 0
+                    for r in ranges {
+                        (dst.baseAddress! + at).initialize(from: src.baseAddress! + r.lowerBound * width, count: r.count * width)
+                        at += r.count * width
+                    }
+                }
+            }
+        }
         switch storage {
         case .f32(let t):
-            var out: [Float] = []
-            out.reserveCapacity(n * cols)
-            for r in ranges { out.append(contentsOf: t.storage[(r.lowerBound * cols)..<(r.upperBound * cols)]) }
-            return WeightMatrix(Tensor(shape: [n, cols], storage: out))
+            return WeightMatrix(Tensor(shape: [n, cols], storage: gather(t.storage, width: cols)))
         case .bf16(let bits):
-            var out: [UInt16] = []
-            out.reserveCapacity(n * cols)
-            for r in ranges { out.append(contentsOf: bits[(r.lowerBound * cols)..<(r.upperBound * cols)]) }
-            return WeightMatrix(rows: n, cols: cols, bf16: out)
+            return WeightMatrix(rows: n, cols: cols, bf16: gather(bits, width: cols))
         case .q8_0(let quants, let scales):
-            let st = q8Stride, bs = st / 32
-            var q: [Int8] = [], s: [Float] = []
-            for r in ranges {
-                q.append(contentsOf: quants[(r.lowerBound * st)..<(r.upperBound * st)])
-                s.append(contentsOf: scales[(r.lowerBound * bs)..<(r.upperBound * bs)])
-            }
-            return WeightMatrix(rows: n, cols: cols, quants: q, scales: s)
+            return WeightMatrix(rows: n, cols: cols, quants: gather(quants, width: q8Stride), scales: gather(scales, width: q8Stride / 32))
         }
     }
 
@@ -180,7 +179,7 @@ public struct WeightMatrix: Sendable {
         switch storage {
         case .f32, .bf16:
             if case .bf16(let bits) = storage {
-                var out = [UInt16](repeating: 0, count: rows * n)
+                var out = HugePages.zeros(UInt16.self, count: rows * n)
                 var at = 0
                 for r in 0..<rows {
                     for range in ranges {
@@ -190,7 +189,7 @@ public struct WeightMatrix: Sendable {
                 return WeightMatrix(rows: rows, cols: n, bf16: out)
             }
             let t = dequantized()
-            var out = [Float](repeating: 0, count: rows * n)
+            var out = HugePages.zeros(Float.self, count: rows * n)
             var at = 0
             for r in 0..<rows { for range in ranges { for c in range { out[at] = t.storage[r * cols + c]; at += 1 } } }
             return WeightMatrix(Tensor(shape: [rows, n], storage: out))
@@ -205,7 +204,7 @@ public struct WeightMatrix: Sendable {
                 return WeightMatrix(Tensor(shape: [rows, n], storage: out), as: .q8_0)
             }
             let newStride = (n + 31) / 32 * 32
-            var q = [Int8](repeating: 0, count: rows * newStride), s = [Float](repeating: 0, count: rows * newStride / 32)
+            var q = HugePages.zeros(Int8.self, count: rows * newStride), s = HugePages.zeros(Float.self, count: rows * newStride / 32)
             for r in 0..<rows {
                 var at = 0
                 for range in ranges {
@@ -226,7 +225,7 @@ public struct WeightMatrix: Sendable {
 /// scale)`; rows padded with zeros to whole blocks.
 func quantizeQ8_0(_ values: [Float], rows: Int, cols: Int) -> (quants: [Int8], scales: [Float]) {
     let stride = (cols + 31) / 32 * 32
-    var q = [Int8](repeating: 0, count: rows * stride), s = [Float](repeating: 0, count: rows * stride / 32)
+    var q = HugePages.zeros(Int8.self, count: rows * stride), s = HugePages.zeros(Float.self, count: rows * stride / 32)
     values.withUnsafeBufferPointer { src in
         q.withUnsafeMutableBufferPointer { qd in
             s.withUnsafeMutableBufferPointer { sd in

@@ -85,6 +85,11 @@ struct BenchBlock: ParsableCommand {
         for (i, d) in try dtypes().enumerated() {
             progress("building one \(shape) decoder block (\(d.rawValue)) and one vision block (synthetic weights)")
             let bench = try BlockBenchmark(preset: preset, dtype: d)
+            // Decode streams the weights: say whether they got 2 MB pages (`HugePages`).
+            if let huge = HugePages.residentBytes() {
+                progress("decoder block: \(bench.decoder.weightBytes / 1_000_000) MB of weights; this process holds "
+                         + "\(huge / 1_000_000) MB in 2 MB pages")
+            }
             for threads in threadCounts {
                 // Each row between two samples of its yardsticks; the sample after one row is
                 // the sample before the next (see `Yardsticks`).

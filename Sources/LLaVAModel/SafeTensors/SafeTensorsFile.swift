@@ -87,29 +87,26 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let storage: [Float]
         switch entry.dtype {
         case "F32":
-            storage = [Float](unsafeUninitializedCapacity: n) { out, count in
+            storage = HugePages.array(count: n) { (out: UnsafeMutableBufferPointer<Float>) in
                 // memcpy: the data section need not be 4-byte aligned, and the host is little-endian.
                 UnsafeMutableRawBufferPointer(out).copyMemory(from: src)
-                count = n
             }
         case "F16":
             storage = HalfTable.values.withUnsafeBufferPointer { table in
-                [Float](unsafeUninitializedCapacity: n) { out, count in
+                HugePages.array(count: n) { (out: UnsafeMutableBufferPointer<Float>) in
                     for i in 0..<n {
                         let h = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
                         out[i] = table[Int(h)]
                     }
-                    count = n
-                }
+                    }
             }
         case "BF16":
-            storage = [Float](unsafeUninitializedCapacity: n) { out, count in
+            storage = HugePages.array(count: n) { (out: UnsafeMutableBufferPointer<Float>) in
                 // bf16 is the top half of an fp32, so widening is exact.
                 for i in 0..<n {
                     let h = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
                     out[i] = Float(bitPattern: UInt32(h) << 16)
                 }
-                count = n
             }
         default:
             throw LLaVAModelError.unsupportedDType(path: path, tensor: name, dtype: entry.dtype)
@@ -123,10 +120,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let entry = try self.entry(name)
         guard entry.dtype == "BF16" else { return nil }
         let n = entry.elementCount, src = bytes(of: entry)
-        return [UInt16](unsafeUninitializedCapacity: n) { out, count in
+        return HugePages.array(count: n) { (out: UnsafeMutableBufferPointer<UInt16>) in
             // memcpy: the data section need not be 2-byte aligned, and the host is little-endian.
             UnsafeMutableRawBufferPointer(out).copyMemory(from: src)
-            count = n
         }
     }
 

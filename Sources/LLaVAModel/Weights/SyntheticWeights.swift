@@ -25,14 +25,13 @@ public struct SyntheticWeights: WeightSource {
         if Self.isNormScale(name) {
             return Tensor(shape: shape, storage: [Float](repeating: 1, count: count))
         }
-        var values = [Float](repeating: 0, count: count)
         let base = seed ^ fnv1a(name)
         let amplitude = std * 3.0.squareRoot().float
         // Fixed-size chunks, each with its own stream, so the values do not depend on how
-        // many threads fill them.
+        // many threads fill them. Weights live long and decode streams them: huge pages.
         let chunk = 1 << 16
         let chunks = (count + chunk - 1) / chunk
-        values.withUnsafeMutableBufferPointer { p in
+        let values = HugePages.array(count: count) { (p: UnsafeMutableBufferPointer<Float>) in
             let out = UnsafeMutableSendablePointer(p.baseAddress!)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 var mixer = SplitMix64(seed: base &+ UInt64(c) &* 0xD1B5_4A32_D192_ED03)

@@ -1,0 +1,11 @@
+#ifndef ADALLAVA_HUGE_PAGES_H
+#define ADALLAVA_HUGE_PAGES_H
+
+#include <stddef.h>
+
+/// Asks the kernel to back the whole 2 MB pages inside [p, p + bytes) with transparent huge
+/// pages when they are first touched (madvise MADV_HUGEPAGE). Returns the bytes advised: 0 when
+/// the range holds no whole 2 MB page or the kernel refused (THP "never", an old kernel).
+size_t adallava_advise_huge_pages(void *p, size_t bytes);
+
+#endif

@@ -1,0 +1,53 @@
+import CWeightKernels
+import Foundation
+
+/// Arrays for long-lived weights, backed by 2 MB transparent huge pages where the kernel allows.
+///
+/// A decode step reads every weight once. In 4 KB pages that is a TLB miss every 4 KB and a
+/// hardware prefetcher that stops at every page boundary; in 2 MB pages neither. Measured on
+/// this machine kind (THP mode `madvise`, so nothing gets huge pages unless it asks): a 7B
+/// block's seven decode GEMVs on 2 threads ran at 0.83-0.89 (fp32), 0.78-0.80 (bf16) and
+/// 0.77-0.82 (Q8_0) of OpenBLAS sgemv's bytes/s in 4 KB pages, and at 0.96-1.03, 0.80-0.89 and
+/// 0.84-0.92 in 2 MB pages (BENCHMARKS.md, stop 18).
+///
+/// The advice must come before the pages are first touched (afterwards only the kernel's
+/// background `khugepaged` would merge them, slowly), so these arrays are created uninitialised,
+/// advised, then filled. Buffers this large come straight from `mmap`, untouched.
+public enum HugePages {
+    /// Below this an array is not worth advising: it holds at most one whole 2 MB page.
+    public static let minimumBytes = 4 << 20
+
+    /// An array of `count` elements whose whole 2 MB pages are advised as huge before `fill`
+    /// writes every element (`fill` must initialise all `count`).
+    public static func array<T: BitwiseCopyable>(
+        count: Int, fill: (UnsafeMutableBufferPointer<T>) throws -> Void
+    ) rethrows -> [T] {
+        try [T](unsafeUninitializedCapacity: count) { buffer, initialised in
+            if count * MemoryLayout<T>.stride >= minimumBytes, let base = buffer.baseAddress {
+                _ = adallava_advise_huge_pages(base, count * MemoryLayout<T>.stride)
+            }
+            try fill(buffer)
+            initialised = count
+        }
+    }
+
+    /// `count` zeros, in advised pages (zeroing is what first touches them).
+    public static func zeros<T: BitwiseCopyable & Numeric>(_ type: T.Type = T.self, count: Int) -> [T] {
+        array(count: count) { (buffer: UnsafeMutableBufferPointer<T>) in
+            buffer.initialize(repeating: 0)
+        }
+    }
+
+    /// Bytes of this process's memory in anonymous huge pages (`AnonHugePages` of
+    /// `/proc/self/smaps_rollup`), or nil where that file is not available.
+    public static func residentBytes() -> Int? {
+        // Read to the end (`String(contentsOfFile:)` stops after 4 KB of a /proc file).
+        guard let data = FileHandle(forReadingAtPath: "/proc/self/smaps_rollup")?.readDataToEndOfFile() else { return nil }
+        let text = String(decoding: data, as: UTF8.self)
+        for line in text.split(separator: "\n") where line.hasPrefix("AnonHugePages:") {
+            let fields = line.split(separator: " ")
+            if fields.count >= 2, let kb = Int(fields[1]) { return kb * 1024 }
+        }
+        return nil
+    }
+}
