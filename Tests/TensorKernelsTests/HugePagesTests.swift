@@ -64,6 +64,23 @@ struct HugePagesTests {
         }
     }
 
+    @Test("a 16 MB weight array gets 2 MB pages even where freed heap memory of that size waits for reuse",
+          .enabled(if: thpMode == "madvise" || thpMode == "always", "THP is \(thpMode ?? "unavailable") here"))
+    func weightsSkipReusedHeap() throws {
+        // As the CLI runs: buffers up to 32 MB come from the heap and are kept there when freed.
+        MemoryReuse.keepFreedMemory()
+        for _ in 0..<3 {
+            // 20 MB touched in 4 KB pages, then freed: a heap chunk the next 16 MB would reuse.
+            var plain = [UInt8](repeating: 1, count: 20 << 20)
+            plain[0] = 2
+            _ = plain.withUnsafeBufferPointer { $0.last }
+        }
+        let count = 16 << 20
+        let a = HugePages.zeros(UInt8.self, count: count)
+        let huge = try #require(hugeBytes(overlapping: addresses(of: a)))
+        #expect(huge >= count - (4 << 20), "only \(huge >> 20) MB of \(count >> 20) MB in huge pages")
+    }
+
     @Test("bf16 and Q8_0 weights built from a large tensor keep their values in advised pages")
     func weightMatrixStillExact() {
         let w = randomTensor([1100, 1024], seed: 5, scale: 1)   // 4.5 MB fp32, 2.2 MB bf16
