@@ -20,6 +20,7 @@ PP="${PEERS_PP:-600}"                     # prompt tokens (prefill)
 TG="${PEERS_TG:-32}"                      # generated tokens (decode)
 REPS="${PEERS_REPS:-3}"                   # timed repetitions
 ROUNDS="${PEERS_ROUNDS:-3}"               # alternating llama-bench / adallava rounds (rounds stage)
+INTERLEAVE="${PEERS_INTERLEAVE:-engine}"  # rounds stage: engine (each engine's whole run) | cell (per dtype × threads)
 LAYERS="${PEERS_LAYERS:-4}"               # decoder blocks in the random GGUFs
 DTYPES="${PEERS_DTYPES:-f32,bf16}"        # GGUF weight types for llama.cpp
 CLEAN="${PEERS_CLEAN:-models}"            # after the report: models | all | none
@@ -261,12 +262,20 @@ stage_adallava() {
 # within minutes, and a single llama-bench run followed by a single adallava run puts that
 # drift into the ratio (stop 14: f32 2-thread prompt processing 0.90, and 0.98 at the next
 # run, with adallava's own rate 270-350 tok/s per block between runs).
+#
+# PEERS_INTERLEAVE=cell narrows the gap further: within a round each (dtype, threads) cell runs
+# llama-bench and adallava back to back (≈ 1 min apart instead of ≈ 3), in the round's order,
+# and the cells' outputs are merged into the files one whole run would have written.
 stage_rounds() {
     local r dir
     [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { say "PEERS_ROUNDS must be a positive integer (got '$ROUNDS')"; exit 2; }
+    [[ "$INTERLEAVE" == engine || "$INTERLEAVE" == cell ]] \
+        || { say "PEERS_INTERLEAVE must be engine or cell (got '$INTERLEAVE')"; exit 2; }
     for (( r = 1; r <= ROUNDS; r++ )); do
-        say "round $r of $ROUNDS ($( (( r % 2 )) && echo "llama.cpp first" || echo "adallava first"))"
-        if (( r % 2 )); then stage_llama; stage_adallava; else stage_adallava; stage_llama; fi
+        say "round $r of $ROUNDS ($( (( r % 2 )) && echo "llama.cpp first" || echo "adallava first"), per $INTERLEAVE)"
+        if [[ "$INTERLEAVE" == cell ]]; then
+            rounds_by_cell "$r"
+        elif (( r % 2 )); then stage_llama; stage_adallava; else stage_adallava; stage_llama; fi
         dir="$RES_DIR/round-$r"
         rm -rf "$dir" && mkdir -p "$dir"
         cp "$RES_DIR"/llama-*.json "$RES_DIR"/adallava*.json "$RES_DIR/adallava-status.txt" "$dir"/
@@ -276,6 +285,52 @@ stage_rounds() {
     done
     "$PYTHON" "$HERE/rounds.py" --results "$RES_DIR" --rounds "$ROUNDS" \
         --llama-version "$(cat "$RES_DIR/llama_version.txt" 2>/dev/null || echo '?')"
+}
+
+# One round of PEERS_INTERLEAVE=cell: each (dtype, threads) pair as its own llama-bench and
+# adallava run, then merged: llama-<dtype>.json holds every thread count's results (llama-bench
+# writes a JSON list), adallava.json every cell's rows under the first cell's provenance.
+rounds_by_cell() {
+    local r="$1" dt t cells="$RES_DIR/cells"
+    local -a dts ts
+    local all_dtypes="$DTYPES" all_threads="$THREADS"
+    rm -rf "$cells" && mkdir -p "$cells"
+    IFS=, read -ra dts <<< "$all_dtypes"
+    IFS=, read -ra ts <<< "$all_threads"
+    for dt in "${dts[@]}"; do
+        for t in "${ts[@]}"; do
+            DTYPES="$dt" THREADS="$t"
+            if (( r % 2 )); then stage_llama; stage_adallava; else stage_adallava; stage_llama; fi
+            cp "$RES_DIR/llama-$dt.json" "$cells/llama-$dt-t$t.json"
+            [[ -f "$RES_DIR/adallava.json" ]] && cp "$RES_DIR/adallava.json" "$cells/adallava-$dt-t$t.json"
+            cp "$RES_DIR/adallava-status.txt" "$cells/adallava-status.txt"
+        done
+    done
+    DTYPES="$all_dtypes" THREADS="$all_threads"
+    "$PYTHON" - "$cells" "$RES_DIR" <<'PY'
+import glob, json, os, sys
+cells, out = sys.argv[1], sys.argv[2]
+llama = {}
+for path in sorted(glob.glob(os.path.join(cells, "llama-*-t*.json"))):
+    dtype = os.path.basename(path)[len("llama-"):].rsplit("-t", 1)[0]
+    with open(path) as f:
+        llama.setdefault(dtype, []).extend(json.load(f))
+for dtype, results in llama.items():
+    with open(os.path.join(out, f"llama-{dtype}.json"), "w") as f:
+        json.dump(results, f, indent=1)
+merged = None
+for path in sorted(glob.glob(os.path.join(cells, "adallava-*-t*.json"))):
+    with open(path) as f:
+        run = json.load(f)
+    if merged is None:
+        merged = run
+    else:
+        merged["rows"].extend(run["rows"])
+if merged is not None:
+    with open(os.path.join(out, "adallava.json"), "w") as f:
+        json.dump(merged, f, indent=1)
+PY
+    cp "$cells/adallava-status.txt" "$RES_DIR/adallava-status.txt"
 }
 
 # ---------------------------------------------------------------- report / clean
