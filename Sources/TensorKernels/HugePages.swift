@@ -4,11 +4,12 @@ import Foundation
 /// Arrays for long-lived weights, backed by 2 MB transparent huge pages where the kernel allows.
 ///
 /// A decode step reads every weight once. In 4 KB pages that is a TLB miss every 4 KB and a
-/// hardware prefetcher that stops at every page boundary; in 2 MB pages neither. Measured on
-/// this machine kind (THP mode `madvise`, so nothing gets huge pages unless it asks): a 7B
-/// block's seven decode GEMVs on 2 threads ran at 0.83-0.89 (fp32), 0.78-0.80 (bf16) and
-/// 0.77-0.82 (Q8_0) of OpenBLAS sgemv's bytes/s in 4 KB pages, and at 0.96-1.03, 0.80-0.89 and
-/// 0.84-0.92 in 2 MB pages (BENCHMARKS.md, stop 18).
+/// hardware prefetcher that stops at every page boundary; in 2 MB pages neither. On this
+/// machine kind (THP mode `madvise`, so nothing gets huge pages unless it asks) a 7B block's
+/// seven decode GEMVs on 2 threads, 4 KB and 2 MB pages alternating in one run, took a median
+/// 0.93 (fp32), 0.97 (bf16) and 0.96 (Q8_0) of the 4 KB time over seven runs, faster in 6, 5
+/// and 6 of them (`scripts/huge_pages_gemv_bench.c`; BENCHMARKS.md, stop 18). llama.cpp's
+/// memory-mapped GGUF weights get 2 MB mappings from the page cache without asking.
 ///
 /// The advice must come before the pages are first touched (afterwards only the kernel's
 /// background `khugepaged` would merge them, slowly), so these arrays are created uninitialised,
