@@ -98,7 +98,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
                         let h = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
                         out[i] = table[Int(h)]
                     }
-                    }
+                }
             }
         case "BF16":
             storage = HugePages.array(count: n) { (out: UnsafeMutableBufferPointer<Float>) in
