@@ -19,8 +19,10 @@ public struct KVCache: Sendable {
         self.kvHeads = kvHeads
         self.headDim = headDim
         self.capacity = capacity
-        keys = [Float](repeating: 0, count: capacity * kvHeads * headDim)
-        values = keys
+        // Decode reads the whole cache every step (134 MB per 7B block at 4096 positions), so
+        // large caches go in 2 MB pages like the weights (`HugePages`; small ones are unchanged).
+        keys = HugePages.zeros(Float.self, count: capacity * kvHeads * headDim)
+        values = HugePages.zeros(Float.self, count: capacity * kvHeads * headDim)
     }
 
     /// Appends `k`, `v` (`[tokens, kvHeads · headDim]`, RoPE already applied to `k`).
