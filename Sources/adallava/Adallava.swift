@@ -33,6 +33,8 @@ struct Adallava: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        // Before any thread can be inside OpenBLAS: pick the kernels this CPU supports.
+        _ = BLAS.kernels
         MemoryReuse.keepFreedMemory()
         do {
             var command = try Adallava.parseAsRoot()

@@ -60,6 +60,7 @@ struct BenchPrefill: ParsableCommand {
     }
 
     func run() throws {
+        reportBLASKernels()
         let threadCounts = try parseIntList(threadsList, option: "--threads-list")
         let spec = try ModelSpec.resolve(model, seed: seed)
         try spec.checkFits(contextTokens: promptTokens)

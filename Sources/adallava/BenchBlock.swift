@@ -78,6 +78,7 @@ struct BenchBlock: ParsableCommand {
     }
 
     func run() throws {
+        reportBLASKernels()
         let preset = Preset(rawValue: shape)!
         var rows: [BlockBenchmarkRow] = []
         let threadCounts = try parseIntList(threadsList, option: "--threads-list")

@@ -90,6 +90,7 @@ struct BenchPlans: ParsableCommand {
     }
 
     func run() throws {
+        reportBLASKernels()
         let spec = try ModelSpec.resolve(model, seed: seed)
         try spec.checkFits(contextTokens: promptTokens + 2)
         progress("building \(model) (\(spec.origin))")

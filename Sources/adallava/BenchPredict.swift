@@ -68,6 +68,7 @@ struct BenchPredict: ParsableCommand {
     }
 
     func run() throws {
+        reportBLASKernels()
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let db = try ProfileDatabase(path: store.db, readOnly: true)
         let device = try store.resolveDevice(db)

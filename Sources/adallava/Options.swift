@@ -56,6 +56,12 @@ func progress(_ line: String) {
     FileHandle.standardError.write(Data("[adallava] \(line)\n".utf8))
 }
 
+/// Says, once per run of a measuring verb, when this process runs other OpenBLAS kernels than
+/// the library chose by itself (`BLASKernels`): the figures that follow depend on it.
+func reportBLASKernels() {
+    if let note = BLAS.kernels.note { progress(note) }
+}
+
 /// Encodes a value as pretty, key-sorted JSON.
 func jsonString<T: Encodable>(_ value: T) throws -> String {
     let encoder = JSONEncoder()

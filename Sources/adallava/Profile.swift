@@ -131,6 +131,7 @@ struct Profile: ParsableCommand {
     }
 
     func run() throws {
+        reportBLASKernels()
         let settings = try settings()
         let spec = try ModelSpec.resolve(model, seed: seed)
         let label = Preset(rawValue: model) != nil ? model : URL(fileURLWithPath: model).standardizedFileURL.lastPathComponent
