@@ -1,5 +1,6 @@
-import Dispatch
 import CWeightKernels
+import Dispatch
+import Foundation
 
 // Linear layers on `WeightMatrix` weights. fp32 weights take the `Tensor` paths unchanged
 // (`gemvF32` for one token, OpenBLAS sgemm for many). bf16 and Q8_0 weights:
@@ -141,6 +142,13 @@ extension WeightMatrix {
     func gemm(tokens: Int, x: UnsafePointer<Float>, lda: Int, rows: Range<Int>, columns: Range<Int>,
               c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
         let n = columns.count
+        if case .bf16(let bits) = storage, BF16Prefill.current == .amx {
+            bits.withUnsafeBufferPointer { w in
+                amxGemm(tokens: tokens, x: x, lda: lda, w: w.baseAddress! + rows.lowerBound * cols + columns.lowerBound,
+                        ldw: cols, n: rows.count, k: n, c: c, ldc: ldc, beta: beta)
+            }
+            return
+        }
         // ≈ 64 MB of fp32 per panel (3 panels for a 7B MLP weight): few sgemm calls, so the
         // activations are packed few times and the widening (our threads) and the GEMM
         // (OpenBLAS's threads) trade the cores rarely; 16 MB panels measured slower on 2
@@ -160,6 +168,62 @@ extension WeightMatrix {
             }
         }
     }
+}
+
+/// `C[tokens, n] = bf16(x[tokens, k]) · W[n, k]ᵀ + beta · C` on AMX tiles (`wk_amx_bf16_gemm`):
+/// x rounded to bf16 once into scratch, then the weight rows split across `BLAS.threads`
+/// workers in 32-row steps, each packing its own 32-row panels.
+func amxGemm(tokens: Int, x: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>, ldw: Int, n: Int, k: Int,
+             c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
+    let kpad = (k + 31) / 32 * 32, mpad = (tokens + 31) / 32 * 32
+    let aCount = mpad * kpad, panelCount = 32 * kpad
+    // [mpad, kpad] bf16 activations (a float holds two), shared by every worker.
+    Scratch.shared.withBuffer(count: (aCount + 1) / 2) { buffer in
+        buffer.withMemoryRebound(to: UInt16.self, capacity: aCount) { a in
+            let xs = UncheckedSendable(x), ws = UncheckedSendable(w), cs = UncheckedSendable(c)
+            let av = UncheckedSendable(UnsafePointer(a))
+            parallelChunks(tokens, minimumPerWorker: 16) { part in
+                wk_amx_pack_a(xs.value, lda, part.lowerBound, part.upperBound, k, UnsafeMutablePointer(mutating: av.value), kpad)
+            }
+            wk_amx_zero_rows(a, tokens, mpad, kpad)
+            balancedChunks(n, minimumPerChunk: 32, alignment: 32) { part in
+                // Each running chunk packs its 32-row weight panels into a scratch buffer of its own.
+                Scratch.shared.withBuffer(count: panelCount / 2) { panel in
+                    panel.withMemoryRebound(to: UInt16.self, capacity: panelCount) { p in
+                        wk_amx_bf16_gemm(av.value, tokens, kpad, ws.value + part.lowerBound * ldw, ldw, part.count, k,
+                                         cs.value + part.lowerBound, ldc, beta, p)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How prefill multiplies by bf16 weights.
+public enum BF16Prefill: String, Sendable, CaseIterable {
+    /// Widen weight panels to fp32 and run OpenBLAS sgemm: the activations stay fp32, so a
+    /// checkpoint stored in BF16 gives the fp32 engine's result.
+    case widen
+    /// AMX tiles (`wk_amx_bf16_gemm`): activations rounded to bf16, fp32 accumulation, several
+    /// times sgemm's rate where the CPU has AMX (Intel Sapphire Rapids and later).
+    case amx
+
+    /// What runs now: `override` if a caller set one, else `automatic`.
+    public static var current: BF16Prefill { override ?? automatic }
+
+    /// `amx` where the CPU and OS support it, unless the environment says
+    /// `ADALLAVA_BF16_PREFILL=widen`.
+    public static let automatic: BF16Prefill = {
+        if ProcessInfo.processInfo.environment["ADALLAVA_BF16_PREFILL"] == "widen" { return .widen }
+        return amxAvailable ? .amx : .widen
+    }()
+
+    /// Whether this machine can run `amx`.
+    public static var amxAvailable: Bool { wk_amx_bf16_available() == 1 }
+
+    /// A choice for the current task (`$override.withValue(.widen) { … }`), read where a GEMM
+    /// starts (the caller's thread), so tests running at once do not change each other's path.
+    @TaskLocal public static var override: BF16Prefill?
 }
 
 /// Like `parallelChunks`, but cuts `0..<count` into four chunks per worker that the workers

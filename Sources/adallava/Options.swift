@@ -60,6 +60,9 @@ func progress(_ line: String) {
 /// the library chose by itself (`BLASKernels`): the figures that follow depend on it.
 func reportBLASKernels() {
     if let note = BLAS.kernels.note { progress(note) }
+    if BF16Prefill.current == .amx {
+        progress("bf16 prefill runs on AMX tiles, activations rounded to bf16 (ADALLAVA_BF16_PREFILL=widen keeps them fp32)")
+    }
 }
 
 /// Encodes a value as pretty, key-sorted JSON.

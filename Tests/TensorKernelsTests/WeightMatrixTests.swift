@@ -35,34 +35,38 @@ struct WeightMatrixTests {
     @Test("linear on bf16 and Q8_0 weights matches the scalar loop on the stored values, decode and prefill",
           arguments: weightShapes, [WeightDType.bf16, .q8_0])
     func linearMatchesReference(shape: (tokens: Int, inF: Int, outF: Int), dtype: WeightDType) {
-        let x = randomTensor([shape.tokens, shape.inF], seed: 23)
-        let w = WeightMatrix(randomTensor([shape.outF, shape.inF], seed: 24), as: dtype)
-        let b = randomTensor([shape.outF], seed: 25)
-        let exact = w.dequantized(), xr = activations(x, dtype)
-        #expect(maxAbsDiff(linear(x, weight: w), Reference.linear(xr, weight: exact, bias: nil)) < 1e-4)
-        #expect(maxAbsDiff(linear(x, weight: w, bias: b), Reference.linear(xr, weight: exact, bias: b)) < 1e-4)
+        forEachPrefillPath {
+            let x = randomTensor([shape.tokens, shape.inF], seed: 23)
+            let w = WeightMatrix(randomTensor([shape.outF, shape.inF], seed: 24), as: dtype)
+            let b = randomTensor([shape.outF], seed: 25)
+            let exact = w.dequantized(), xr = activations(x, dtype)
+            #expect(maxAbsDiff(linear(x, weight: w), Reference.linear(xr, weight: exact, bias: nil)) < 1e-4)
+            #expect(maxAbsDiff(linear(x, weight: w, bias: b), Reference.linear(xr, weight: exact, bias: b)) < 1e-4)
+        }
     }
 
     @Test("row- and column-restricted linears on narrow weights match the fp32 ones on the same values",
           arguments: [1, 6], [WeightDType.bf16, .q8_0])
     func slicedLinearsMatchFP32(tokens: Int, dtype: WeightDType) {
-        let w = WeightMatrix(randomTensor([70, 160], seed: 26), as: dtype), exact = w.dequantized()
-        let rows = [3..<10, 40..<70], columns = [0..<32, 64..<96, 101..<160]   // the last one mid-block
-        let xr = randomTensor([tokens, 160], seed: 27), xc = randomTensor([tokens, 32 + 32 + 59], seed: 28)
-        let bias = randomTensor([70], seed: 29)
-        // Decode on Q8_0 quantizes x per call, i.e. per column range (the mid-block range
-        // 101..<160 takes the fp32 path).
-        let xq = tokens == 1 && dtype == .q8_0
-        let xrq = activations(xr, dtype)
-        let xcq = xq ? concatenated([activations(slice(xc, 0..<32), dtype), activations(slice(xc, 32..<64), dtype), slice(xc, 64..<123)]) : xc
-        #expect(maxAbsDiff(linear(xr, weight: w, rows: rows, bias: bias), linear(xrq, weight: exact, rows: rows, bias: bias)) < 1e-4)
-        #expect(maxAbsDiff(linear(xc, weight: w, columns: columns), linear(xcq, weight: exact, columns: columns)) < 1e-4)
-        // Copies of the selected parts compute the same.
-        let rowCopy = w.selectingRows(rows), columnCopy = w.selectingColumns([0..<32, 64..<96])
-        #expect(rowCopy.dtype == dtype && columnCopy.dtype == dtype)
-        let xs = randomTensor([tokens, 64], seed: 30)
-        #expect(maxAbsDiff(linear(xr, weight: rowCopy), linear(xrq, weight: exact, rows: rows)) < 1e-4)
-        #expect(maxAbsDiff(linear(xs, weight: columnCopy), linear(activations(xs, dtype), weight: exact, columns: [0..<32, 64..<96])) < 1e-4)
+        forEachPrefillPath {
+            let w = WeightMatrix(randomTensor([70, 160], seed: 26), as: dtype), exact = w.dequantized()
+            let rows = [3..<10, 40..<70], columns = [0..<32, 64..<96, 101..<160]   // the last one mid-block
+            let xr = randomTensor([tokens, 160], seed: 27), xc = randomTensor([tokens, 32 + 32 + 59], seed: 28)
+            let bias = randomTensor([70], seed: 29)
+            // Decode on Q8_0 quantizes x per call, i.e. per column range (the mid-block range
+            // 101..<160 takes the fp32 path).
+            let xq = tokens == 1 && dtype == .q8_0
+            let xrq = activations(xr, dtype)
+            let xcq = xq ? concatenated([activations(slice(xc, 0..<32), dtype), activations(slice(xc, 32..<64), dtype), slice(xc, 64..<123)]) : activations(xc, dtype)
+            #expect(maxAbsDiff(linear(xr, weight: w, rows: rows, bias: bias), linear(xrq, weight: exact, rows: rows, bias: bias)) < 1e-4)
+            #expect(maxAbsDiff(linear(xc, weight: w, columns: columns), linear(xcq, weight: exact, columns: columns)) < 1e-4)
+            // Copies of the selected parts compute the same.
+            let rowCopy = w.selectingRows(rows), columnCopy = w.selectingColumns([0..<32, 64..<96])
+            #expect(rowCopy.dtype == dtype && columnCopy.dtype == dtype)
+            let xs = randomTensor([tokens, 64], seed: 30)
+            #expect(maxAbsDiff(linear(xr, weight: rowCopy), linear(xrq, weight: exact, rows: rows)) < 1e-4)
+            #expect(maxAbsDiff(linear(xs, weight: columnCopy), linear(activations(xs, dtype), weight: exact, columns: [0..<32, 64..<96])) < 1e-4)
+        }
     }
 
     @Test("Q8_0 decode is Q8_0 × Q8_0: x quantized in blocks of 32, within its rounding of fp32 x",
@@ -84,7 +88,7 @@ struct WeightMatrixTests {
         let w = WeightMatrix(randomTensor([450, 40_000], seed: 31, scale: 0.05), as: .bf16)
         let x = randomTensor([2, 40_000], seed: 32)
         let exact = w.dequantized()
-        #expect(maxAbsDiff(linear(x, weight: w), linear(x, weight: exact)) < 1e-3)
+        forEachPrefillPath { #expect(maxAbsDiff(linear(x, weight: w), linear(activations(x, .bf16), weight: exact)) < 1e-3) }
     }
 
     @Test("stored bytes per dtype: 4, 2 and 36/32 per weight")
@@ -100,7 +104,17 @@ struct WeightMatrixTests {
 /// What a linear on `dtype` weights multiplies `x` by: Q8_0 decode (one token) quantizes x in
 /// blocks of 32 first; everything else uses x as it is.
 private func activations(_ x: Tensor, _ dtype: WeightDType) -> Tensor {
-    x.rows == 1 && dtype == .q8_0 ? Reference.stored(x, as: .q8_0) : x
+    if x.rows == 1 && dtype == .q8_0 { return Reference.stored(x, as: .q8_0) }
+    if x.rows > 1 && dtype == .bf16 && BF16Prefill.current == .amx { return Reference.stored(x, as: .bf16) }
+    return x
+}
+
+/// Both bf16 prefill paths where this CPU has AMX, else the widening one.
+let bf16PrefillPaths: [BF16Prefill] = BF16Prefill.amxAvailable ? [.widen, .amx] : [.widen]
+
+/// Runs `body` once per bf16 prefill path, that path in force for this task.
+private func forEachPrefillPath(_ body: () -> Void) {
+    for path in bf16PrefillPaths { BF16Prefill.$override.withValue(path) { body() } }
 }
 
 /// Columns `range` of a `[tokens, width]` tensor.
