@@ -176,7 +176,7 @@ extension WeightMatrix {
 func amxGemm(tokens: Int, x: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>, ldw: Int, n: Int, k: Int,
              c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
     let kpad = (k + 31) / 32 * 32, mpad = (tokens + 31) / 32 * 32
-    let aCount = mpad * kpad, panelCount = 32 * kpad
+    let aCount = mpad * kpad, panelCount = wk_amx_panels_size(kpad)
     // [mpad, kpad] bf16 activations (a float holds two), shared by every worker.
     Scratch.shared.withBuffer(count: (aCount + 1) / 2) { buffer in
         buffer.withMemoryRebound(to: UInt16.self, capacity: aCount) { a in
@@ -187,8 +187,8 @@ func amxGemm(tokens: Int, x: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UI
             }
             wk_amx_zero_rows(a, tokens, mpad, kpad)
             balancedChunks(n, minimumPerChunk: 32, alignment: 32) { part in
-                // Each running chunk packs its 32-row weight panels into a scratch buffer of its own.
-                Scratch.shared.withBuffer(count: panelCount / 2) { panel in
+                // Each running chunk packs its groups of 32-row weight panels into scratch of its own.
+                Scratch.shared.withBuffer(count: (panelCount + 1) / 2) { panel in
                     panel.withMemoryRebound(to: UInt16.self, capacity: panelCount) { p in
                         wk_amx_bf16_gemm(av.value, tokens, kpad, ws.value + part.lowerBound * ldw, ldw, part.count, k,
                                          cs.value + part.lowerBound, ldc, beta, p)

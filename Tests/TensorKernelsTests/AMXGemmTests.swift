@@ -3,7 +3,8 @@ import Testing
 @testable import TensorKernels
 
 /// The AMX bf16 GEMM (`amxGemm`, `wk_amx_bf16_gemm`) against a scalar reference in Double on
-/// the same bf16-rounded inputs, at shapes that leave partial tiles in every dimension.
+/// the same bf16-rounded inputs, at shapes that leave partial tiles in every dimension (and a
+/// k over 4096, which the kernel multiplies in two stretches).
 @Suite("AMX bf16 GEMM matches a scalar reference", .enabled(if: BF16Prefill.amxAvailable, "this CPU has no AMX-BF16"))
 struct AMXGemmTests {
     static func bf16(_ f: Float) -> UInt16 {
@@ -17,7 +18,7 @@ struct AMXGemmTests {
 
     /// (tokens, output rows n, inner k, extra leading-dimension columns, beta)
     static let shapes: [(Int, Int, Int, Int, Float)] = [
-        (37, 45, 71, 0, 0), (1, 7, 5, 3, 0), (33, 64, 64, 0, 0.5), (16, 32, 32, 5, 1), (64, 97, 4096, 0, 0),
+        (37, 45, 71, 0, 0), (1, 7, 5, 3, 0), (33, 64, 64, 0, 0.5), (16, 32, 32, 5, 1), (64, 97, 4096, 0, 0), (20, 40, 4500, 1, 0.5),
     ]
 
     @Test("c = beta·c + bf16(x)·Wᵀ, partial tiles, strided x and c", arguments: shapes)

@@ -19,9 +19,15 @@ void wk_amx_zero_rows(uint16_t *a, long m0, long m1, long kpad);
 /// `c[i, j] = beta · c[i, j] + Σ_{l < k} a[i, l] · w[j, l]` for `i < m`, `j < n`: bf16 × bf16
 /// products accumulated in fp32 by AMX tiles (TDPBF16PS). `a` is packed by `wk_amx_pack_a`
 /// (`⌈m/32⌉·32` rows of `kpad` values), `w` holds `n` bf16 rows of stride `ldw` (a PyTorch
-/// `Linear` weight, `[out, in]`). `panel` is scratch for `32 · kpad` bf16 values (one packed
-/// 32-row weight panel). Call only when `wk_amx_bf16_available()` returned 1.
+/// `Linear` weight, `[out, in]`). `panels` is scratch for `wk_amx_panels_size(kpad)` bf16
+/// values (packed 32-row weight panels). Call only when `wk_amx_bf16_available()` returned 1.
 void wk_amx_bf16_gemm(const uint16_t *a, long m, long kpad, const uint16_t *w, long ldw, long n, long k,
-                      float *c, long ldc, float beta, uint16_t *panel);
+                      float *c, long ldc, float beta, uint16_t *panels);
+
+/// How many 32-row weight panels `wk_amx_bf16_gemm` packs at once for rows of `kpad` values.
+long wk_amx_panel_group(long kpad);
+
+/// The bf16 values of `panels` scratch `wk_amx_bf16_gemm` needs for rows of `kpad` values.
+long wk_amx_panels_size(long kpad);
 
 #endif
