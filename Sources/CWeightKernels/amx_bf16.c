@@ -147,17 +147,52 @@ long wk_amx_panel_group(long kpad) {
     return g < 1 ? 1 : g > 8 ? 8 : g;
 }
 
-/* One stretch of k (`kpad` values, a multiple of 32, of the `lda`-wide rows of `a`). */
+/* Q8_0 weights for the same kernel: each group's rows are widened to bf16 (q · scale, rounded
+ * to nearest even: at most a quarter of a quantization step, as |q| ≤ 127 < 2⁸) into scratch,
+ * then packed like bf16 rows. */
+typedef struct {
+    const int8_t *q;        /* row 0, at a block boundary */
+    const float *scales;    /* the scale of q's first block; ldq / 32 per row */
+    long ldq;
+} q8_rows;
+
+__attribute__((target("avx512f,avx512bw")))
+static void q8_to_bf16_rows(q8_rows src, long j0, long rows, long k0, long kv, long kpad, uint16_t *dst) {
+    for (long j = 0; j < rows; j++) {
+        const int8_t *q = src.q + (j0 + j) * src.ldq + k0;
+        const float *sc = src.scales + (j0 + j) * (src.ldq / 32) + k0 / 32;
+        uint16_t *d = dst + j * kpad;
+        long l = 0;
+        for (; l + 16 <= kv; l += 16) {
+            __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + l))));
+            _mm256_storeu_si256((__m256i *)(d + l), bf16x16(_mm512_mul_ps(v, _mm512_set1_ps(sc[l / 32]))));
+        }
+        for (; l < kv; l++) d[l] = to_bf16((float)q[l] * sc[l / 32]);
+        for (; l < kpad; l++) d[l] = 0;
+    }
+}
+
+/* One stretch of k (`kpad` values, a multiple of 32, of the `lda`-wide rows of `a`), weights
+ * bf16 rows `w` or, when `q8.q` is set, Q8_0 rows widened through `panels`' second half. */
 __attribute__((target("amx-tile,amx-bf16")))
-static void gemm_stretch(const uint16_t *a, long lda, long m, long kpad, const uint16_t *w, long ldw, long n, long k,
-                         float *c, long ldc, float beta, uint16_t *panels) {
+static void gemm_stretch(const uint16_t *a, long lda, long m, long kpad, const uint16_t *w, long ldw, q8_rows q8,
+                         long k0, long n, long k, float *c, long ldc, float beta, uint16_t *panels) {
     float out[32 * 32];
     long mpad = (m + 31) / 32 * 32, steps = kpad / 32, astride = lda * 2, group = wk_amx_panel_group(kpad);
+    uint16_t *widened = panels + group * 32 * kpad;
     for (long g0 = 0; g0 < n; g0 += 32 * group) {
         long count = (n - g0 + 31) / 32 < group ? (n - g0 + 31) / 32 : group;
-        for (long g = 0; g < count; g++) pack_panel(w, ldw, n, k, kpad, g0 + 32 * g, (uint32_t *)(panels + g * 32 * kpad));
+        if (q8.q) {
+            long rows = n - g0 < 32 * count ? n - g0 : 32 * count;
+            q8_to_bf16_rows(q8, g0, rows, k0, k, kpad, widened);
+            for (long g = 0; g < count; g++)
+                pack_panel(widened, kpad, rows, kpad, kpad, 32 * g, (uint32_t *)(panels + g * 32 * kpad));
+        } else {
+            for (long g = 0; g < count; g++)
+                pack_panel(w + k0, ldw, n, k, kpad, g0 + 32 * g, (uint32_t *)(panels + g * 32 * kpad));
+        }
         for (long i0 = 0; i0 < mpad; i0 += 32) {
-            const uint16_t *a0 = a + i0 * lda, *a1 = a0 + 16 * lda;
+            const uint16_t *a0 = a + i0 * lda + k0, *a1 = a0 + 16 * lda;
             long mv = m - i0 < 32 ? m - i0 : 32;
             for (long g = 0; g < count; g++) {
                 const uint16_t *panel = panels + g * 32 * kpad;
@@ -193,8 +228,8 @@ long wk_amx_panels_size(long kpad) {
 }
 
 __attribute__((target("amx-tile,amx-bf16")))
-void wk_amx_bf16_gemm(const uint16_t *a, long m, long kpad, const uint16_t *w, long ldw, long n, long k,
-                      float *c, long ldc, float beta, uint16_t *panels) {
+static void gemm(const uint16_t *a, long m, long kpad, const uint16_t *w, long ldw, q8_rows q8, long n, long k,
+                 float *c, long ldc, float beta, uint16_t *panels) {
     tile_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
@@ -202,7 +237,19 @@ void wk_amx_bf16_gemm(const uint16_t *a, long m, long kpad, const uint16_t *w, l
     _tile_loadconfig(&cfg);
     for (long k0 = 0; k0 < kpad; k0 += WK_AMX_STRETCH) {
         long kp = kpad - k0 < WK_AMX_STRETCH ? kpad - k0 : WK_AMX_STRETCH, kv = k - k0 < kp ? k - k0 : kp;
-        gemm_stretch(a + k0, kpad, m, kp, w + k0, ldw, n, kv, c, ldc, k0 == 0 ? beta : 1, panels);
+        gemm_stretch(a, kpad, m, kp, w, ldw, q8, k0, n, kv, c, ldc, k0 == 0 ? beta : 1, panels);
     }
     _tile_release();
+}
+
+void wk_amx_bf16_gemm(const uint16_t *a, long m, long kpad, const uint16_t *w, long ldw, long n, long k,
+                      float *c, long ldc, float beta, uint16_t *panels) {
+    q8_rows none = {0, 0, 0};
+    gemm(a, m, kpad, w, ldw, none, n, k, c, ldc, beta, panels);
+}
+
+void wk_amx_q8_0_gemm(const uint16_t *a, long m, long kpad, const int8_t *q, const float *scales, long ldq,
+                      long n, long k, float *c, long ldc, float beta, uint16_t *panels) {
+    q8_rows src = {q, scales, ldq};
+    gemm(a, m, kpad, 0, 0, src, n, k, c, ldc, beta, panels);
 }

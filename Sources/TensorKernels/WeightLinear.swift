@@ -142,12 +142,35 @@ extension WeightMatrix {
     func gemm(tokens: Int, x: UnsafePointer<Float>, lda: Int, rows: Range<Int>, columns: Range<Int>,
               c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
         let n = columns.count
-        if case .bf16(let bits) = storage, BF16Prefill.current == .amx {
-            bits.withUnsafeBufferPointer { w in
-                amxGemm(tokens: tokens, x: x, lda: lda, w: w.baseAddress! + rows.lowerBound * cols + columns.lowerBound,
-                        ldw: cols, n: rows.count, k: n, c: c, ldc: ldc, beta: beta)
+        if PrefillKernel.current == .amx {
+            let cs = UncheckedSendable(c)
+            switch storage {
+            case .bf16(let bits):
+                bits.withUnsafeBufferPointer { w in
+                    let ws = UncheckedSendable(w.baseAddress! + rows.lowerBound * cols + columns.lowerBound)
+                    amxGemm(tokens: tokens, x: x, lda: lda, n: rows.count, k: n, panelFactor: 1) { a, kpad, part, panels in
+                        wk_amx_bf16_gemm(a, tokens, kpad, ws.value + part.lowerBound * cols, cols, part.count, n,
+                                         cs.value + part.lowerBound, ldc, beta, panels)
+                    }
+                }
+                return
+            case .q8_0(let quants, let scales) where columns.lowerBound % 32 == 0:
+                let stride = q8Stride
+                quants.withUnsafeBufferPointer { q in
+                    scales.withUnsafeBufferPointer { sc in
+                        let first = rows.lowerBound * stride + columns.lowerBound
+                        let qs = UncheckedSendable(q.baseAddress! + first), ss = UncheckedSendable(sc.baseAddress! + first / 32)
+                        amxGemm(tokens: tokens, x: x, lda: lda, n: rows.count, k: n, panelFactor: 2) { a, kpad, part, panels in
+                            wk_amx_q8_0_gemm(a, tokens, kpad, qs.value + part.lowerBound * stride,
+                                             ss.value + part.lowerBound * stride / 32, stride, part.count, n,
+                                             cs.value + part.lowerBound, ldc, beta, panels)
+                        }
+                    }
+                }
+                return
+            default:
+                break
             }
-            return
         }
         // ≈ 64 MB of fp32 per panel (3 panels for a 7B MLP weight): few sgemm calls, so the
         // activations are packed few times and the widening (our threads) and the GEMM
@@ -170,28 +193,27 @@ extension WeightMatrix {
     }
 }
 
-/// `C[tokens, n] = bf16(x[tokens, k]) · W[n, k]ᵀ + beta · C` on AMX tiles (`wk_amx_bf16_gemm`):
-/// x rounded to bf16 once into scratch, then the weight rows split across `BLAS.threads`
-/// workers in 32-row steps, each packing its own 32-row panels.
-func amxGemm(tokens: Int, x: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>, ldw: Int, n: Int, k: Int,
-             c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
+/// `C[tokens, n] = bf16(x[tokens, k]) · W[n, k]ᵀ + beta · C` on AMX tiles: x rounded to bf16
+/// once into scratch (`wk_amx_pack_a`), then the weight rows split across `BLAS.threads`
+/// workers in 32-row steps; `multiply(a, kpad, rows, panels)` runs one worker's rows (a
+/// `wk_amx_*_gemm` call), with `panelFactor · wk_amx_panels_size(kpad)` bf16 values of scratch.
+func amxGemm(tokens: Int, x: UnsafePointer<Float>, lda: Int, n: Int, k: Int, panelFactor: Int,
+             _ multiply: (UnsafePointer<UInt16>, Int, Range<Int>, UnsafeMutablePointer<UInt16>) -> Void) {
     let kpad = (k + 31) / 32 * 32, mpad = (tokens + 31) / 32 * 32
-    let aCount = mpad * kpad, panelCount = wk_amx_panels_size(kpad)
+    let aCount = mpad * kpad, panelCount = panelFactor * wk_amx_panels_size(kpad)
     // [mpad, kpad] bf16 activations (a float holds two), shared by every worker.
     Scratch.shared.withBuffer(count: (aCount + 1) / 2) { buffer in
         buffer.withMemoryRebound(to: UInt16.self, capacity: aCount) { a in
-            let xs = UncheckedSendable(x), ws = UncheckedSendable(w), cs = UncheckedSendable(c)
-            let av = UncheckedSendable(UnsafePointer(a))
+            let xs = UncheckedSendable(x), am = UncheckedSendable(a)
             parallelChunks(tokens, minimumPerWorker: 16) { part in
-                wk_amx_pack_a(xs.value, lda, part.lowerBound, part.upperBound, k, UnsafeMutablePointer(mutating: av.value), kpad)
+                wk_amx_pack_a(xs.value, lda, part.lowerBound, part.upperBound, k, am.value, kpad)
             }
             wk_amx_zero_rows(a, tokens, mpad, kpad)
             balancedChunks(n, minimumPerChunk: 32, alignment: 32) { part in
                 // Each running chunk packs its groups of 32-row weight panels into scratch of its own.
                 Scratch.shared.withBuffer(count: (panelCount + 1) / 2) { panel in
                     panel.withMemoryRebound(to: UInt16.self, capacity: panelCount) { p in
-                        wk_amx_bf16_gemm(av.value, tokens, kpad, ws.value + part.lowerBound * ldw, ldw, part.count, k,
-                                         cs.value + part.lowerBound, ldc, beta, p)
+                        multiply(UnsafePointer(am.value), kpad, part, p)
                     }
                 }
             }
@@ -199,22 +221,24 @@ func amxGemm(tokens: Int, x: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UI
     }
 }
 
-/// How prefill multiplies by bf16 weights.
-public enum BF16Prefill: String, Sendable, CaseIterable {
+/// How prefill (more than one token) multiplies by bf16 and Q8_0 weights. fp32 weights
+/// always go to OpenBLAS sgemm.
+public enum PrefillKernel: String, Sendable, CaseIterable {
     /// Widen weight panels to fp32 and run OpenBLAS sgemm: the activations stay fp32, so a
     /// checkpoint stored in BF16 gives the fp32 engine's result.
     case widen
-    /// AMX tiles (`wk_amx_bf16_gemm`): activations rounded to bf16, fp32 accumulation, several
-    /// times sgemm's rate where the CPU has AMX (Intel Sapphire Rapids and later).
+    /// AMX tiles (`wk_amx_bf16_gemm`, `wk_amx_q8_0_gemm`): activations rounded to bf16, Q8_0
+    /// weights widened to bf16(q · scale), fp32 accumulation; several times sgemm's rate where
+    /// the CPU has AMX (Intel Sapphire Rapids and later).
     case amx
 
     /// What runs now: `override` if a caller set one, else `automatic`.
-    public static var current: BF16Prefill { override ?? automatic }
+    public static var current: PrefillKernel { override ?? automatic }
 
     /// `amx` where the CPU and OS support it, unless the environment says
-    /// `ADALLAVA_BF16_PREFILL=widen`.
-    public static let automatic: BF16Prefill = {
-        if ProcessInfo.processInfo.environment["ADALLAVA_BF16_PREFILL"] == "widen" { return .widen }
+    /// `ADALLAVA_PREFILL_KERNEL=widen`.
+    public static let automatic: PrefillKernel = {
+        if ProcessInfo.processInfo.environment["ADALLAVA_PREFILL_KERNEL"] == "widen" { return .widen }
         return amxAvailable ? .amx : .widen
     }()
 
@@ -223,7 +247,7 @@ public enum BF16Prefill: String, Sendable, CaseIterable {
 
     /// A choice for the current task (`$override.withValue(.widen) { … }`), read where a GEMM
     /// starts (the caller's thread), so tests running at once do not change each other's path.
-    @TaskLocal public static var override: BF16Prefill?
+    @TaskLocal public static var override: PrefillKernel?
 }
 
 /// Like `parallelChunks`, but cuts `0..<count` into four chunks per worker that the workers

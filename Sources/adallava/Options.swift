@@ -60,8 +60,8 @@ func progress(_ line: String) {
 /// the library chose by itself (`BLASKernels`): the figures that follow depend on it.
 func reportBLASKernels() {
     if let note = BLAS.kernels.note { progress(note) }
-    if BF16Prefill.current == .amx {
-        progress("bf16 prefill runs on AMX tiles, activations rounded to bf16 (ADALLAVA_BF16_PREFILL=widen keeps them fp32)")
+    if PrefillKernel.current == .amx {
+        progress("bf16 and Q8_0 prefill run on AMX tiles, activations rounded to bf16 (ADALLAVA_PREFILL_KERNEL=widen keeps them fp32)")
     }
 }
 

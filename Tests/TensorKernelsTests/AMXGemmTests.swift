@@ -5,7 +5,7 @@ import Testing
 /// The AMX bf16 GEMM (`amxGemm`, `wk_amx_bf16_gemm`) against a scalar reference in Double on
 /// the same bf16-rounded inputs, at shapes that leave partial tiles in every dimension (and a
 /// k over 4096, which the kernel multiplies in two stretches).
-@Suite("AMX bf16 GEMM matches a scalar reference", .enabled(if: BF16Prefill.amxAvailable, "this CPU has no AMX-BF16"))
+@Suite("AMX bf16 and Q8_0 GEMMs match scalar references", .enabled(if: PrefillKernel.amxAvailable, "this CPU has no AMX-BF16"))
 struct AMXGemmTests {
     static func bf16(_ f: Float) -> UInt16 {
         var out: UInt16 = 0
@@ -33,8 +33,11 @@ struct AMXGemmTests {
         x.withUnsafeBufferPointer { xp in
             w.withUnsafeBufferPointer { wp in
                 c.withUnsafeMutableBufferPointer { cp in
-                    amxGemm(tokens: m, x: xp.baseAddress!, lda: lda, w: wp.baseAddress!, ldw: k, n: n, k: k,
-                            c: cp.baseAddress!, ldc: ldc, beta: beta)
+                    let ws = UncheckedSendable(wp.baseAddress!), cs = UncheckedSendable(cp.baseAddress!)
+                    amxGemm(tokens: m, x: xp.baseAddress!, lda: lda, n: n, k: k, panelFactor: 1) { a, kpad, part, panels in
+                        wk_amx_bf16_gemm(a, m, kpad, ws.value + part.lowerBound * k, k, part.count, k,
+                                         cs.value + part.lowerBound, ldc, beta, panels)
+                    }
                 }
             }
         }
@@ -54,5 +57,24 @@ struct AMXGemmTests {
             for j in n..<ldc { #expect(c[i * ldc + j] == c0[i * ldc + j]) }
         }
         #expect(worst < 1e-5, "relative error \(worst)")
+    }
+
+    @Test("Q8_0 prefill on AMX is bf16(x) · bf16(q · scale)ᵀ, whole and restricted to rows or block-aligned columns",
+          arguments: [(37, 129, 70), (64, 4500, 40), (2, 64, 33)])
+    func q8(shape: (tokens: Int, inF: Int, outF: Int)) {
+        PrefillKernel.$override.withValue(.amx) {
+            let x = randomTensor([shape.tokens, shape.inF], seed: 41)
+            let w = WeightMatrix(randomTensor([shape.outF, shape.inF], seed: 42), as: .q8_0)
+            let exact = w.dequantized(), widened = Reference.stored(exact, as: .bf16), xb = Reference.stored(x, as: .bf16)
+            let bound = 1e-4 * Float(shape.inF).squareRoot()
+            let got = linear(x, weight: w)
+            #expect(maxAbsDiff(got, Reference.linear(xb, weight: widened, bias: nil)) < bound)
+            #expect(maxAbsDiff(got, Reference.linear(x, weight: exact, bias: nil)) > 1e-6)   // really rounded
+            let rows = [1..<3, 5..<shape.outF], columns = [0..<32, 64..<shape.inF]
+            #expect(maxAbsDiff(linear(x, weight: w, rows: rows), linear(xb, weight: widened, rows: rows)) < bound)
+            let xc = randomTensor([shape.tokens, 32 + shape.inF - 64], seed: 43)
+            #expect(maxAbsDiff(linear(xc, weight: w, columns: columns),
+                               linear(Reference.stored(xc, as: .bf16), weight: widened, columns: columns)) < bound)
+        }
     }
 }

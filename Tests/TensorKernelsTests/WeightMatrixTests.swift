@@ -35,7 +35,7 @@ struct WeightMatrixTests {
     @Test("linear on bf16 and Q8_0 weights matches the scalar loop on the stored values, decode and prefill",
           arguments: weightShapes, [WeightDType.bf16, .q8_0])
     func linearMatchesReference(shape: (tokens: Int, inF: Int, outF: Int), dtype: WeightDType) {
-        forEachPrefillPath {
+        forEachPrefillPath(dtype) {
             let x = randomTensor([shape.tokens, shape.inF], seed: 23)
             let w = WeightMatrix(randomTensor([shape.outF, shape.inF], seed: 24), as: dtype)
             let b = randomTensor([shape.outF], seed: 25)
@@ -48,7 +48,7 @@ struct WeightMatrixTests {
     @Test("row- and column-restricted linears on narrow weights match the fp32 ones on the same values",
           arguments: [1, 6], [WeightDType.bf16, .q8_0])
     func slicedLinearsMatchFP32(tokens: Int, dtype: WeightDType) {
-        forEachPrefillPath {
+        forEachPrefillPath(dtype) {
             let w = WeightMatrix(randomTensor([70, 160], seed: 26), as: dtype), exact = w.dequantized()
             let rows = [3..<10, 40..<70], columns = [0..<32, 64..<96, 101..<160]   // the last one mid-block
             let xr = randomTensor([tokens, 160], seed: 27), xc = randomTensor([tokens, 32 + 32 + 59], seed: 28)
@@ -88,7 +88,7 @@ struct WeightMatrixTests {
         let w = WeightMatrix(randomTensor([450, 40_000], seed: 31, scale: 0.05), as: .bf16)
         let x = randomTensor([2, 40_000], seed: 32)
         let exact = w.dequantized()
-        forEachPrefillPath { #expect(maxAbsDiff(linear(x, weight: w), linear(activations(x, .bf16), weight: exact)) < 1e-3) }
+        forEachPrefillPath(.bf16) { #expect(maxAbsDiff(linear(x, weight: w), linear(activations(x, .bf16), weight: exact)) < 1e-3) }
     }
 
     @Test("stored bytes per dtype: 4, 2 and 36/32 per weight")
@@ -105,16 +105,16 @@ struct WeightMatrixTests {
 /// blocks of 32 first; everything else uses x as it is.
 private func activations(_ x: Tensor, _ dtype: WeightDType) -> Tensor {
     if x.rows == 1 && dtype == .q8_0 { return Reference.stored(x, as: .q8_0) }
-    if x.rows > 1 && dtype == .bf16 && BF16Prefill.current == .amx { return Reference.stored(x, as: .bf16) }
+    if x.rows > 1 && dtype == .bf16 && PrefillKernel.current == .amx { return Reference.stored(x, as: .bf16) }
     return x
 }
 
-/// Both bf16 prefill paths where this CPU has AMX, else the widening one.
-let bf16PrefillPaths: [BF16Prefill] = BF16Prefill.amxAvailable ? [.widen, .amx] : [.widen]
-
-/// Runs `body` once per bf16 prefill path, that path in force for this task.
-private func forEachPrefillPath(_ body: () -> Void) {
-    for path in bf16PrefillPaths { BF16Prefill.$override.withValue(path) { body() } }
+/// Runs `body` once per prefill path for `dtype`, that path in force for this task: for bf16
+/// both where this CPU has AMX (`activations` models its rounding of x), for Q8_0 the widening
+/// one (AMX also rounds Q8_0 weights to bf16: `AMXGemmTests` checks that path).
+private func forEachPrefillPath(_ dtype: WeightDType, _ body: () -> Void) {
+    let paths: [PrefillKernel] = dtype == .bf16 && PrefillKernel.amxAvailable ? [.widen, .amx] : [.widen]
+    for path in paths { PrefillKernel.$override.withValue(path) { body() } }
 }
 
 /// Columns `range` of a `[tokens, width]` tensor.

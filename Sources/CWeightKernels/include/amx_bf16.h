@@ -24,6 +24,13 @@ void wk_amx_zero_rows(uint16_t *a, long m0, long m1, long kpad);
 void wk_amx_bf16_gemm(const uint16_t *a, long m, long kpad, const uint16_t *w, long ldw, long n, long k,
                       float *c, long ldc, float beta, uint16_t *panels);
 
+/// Like `wk_amx_bf16_gemm` for Q8_0 weights (`q`: `n` rows of `ldq` int8 values from a block
+/// boundary, `scales`: the scale of `q`'s first block, `ldq / 32` per row): each weight is
+/// widened to bf16(q · scale) on the way into the tiles. `panels` must hold
+/// `2 · wk_amx_panels_size(kpad)` bf16 values.
+void wk_amx_q8_0_gemm(const uint16_t *a, long m, long kpad, const int8_t *q, const float *scales, long ldq,
+                      long n, long k, float *c, long ldc, float beta, uint16_t *panels);
+
 /// How many 32-row weight panels `wk_amx_bf16_gemm` packs at once for rows of `kpad` values.
 long wk_amx_panel_group(long kpad);
 
