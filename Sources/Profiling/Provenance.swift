@@ -13,7 +13,9 @@ public struct Provenance: Codable, Sendable, Equatable {
     public var memoryBytes: Int
     /// `uname -r`.
     public var kernel: String
-    /// OpenBLAS build description (includes the core type it selected).
+    /// OpenBLAS build description (includes the core type whose kernels ran), then how prefill
+    /// multiplied by bf16 / Q8_0 weights: e.g. `OpenBLAS 0.3.21 … Cooperlake MAX_THREADS=64;
+    /// bf16/q8_0 prefill: amx` (`PrefillKernel`: AMX tiles, or fp32 panels widened for sgemm).
     public var blas: String
     /// BLAS threads the measurement used.
     public var threads: Int
@@ -60,7 +62,7 @@ public struct Provenance: Codable, Sendable, Equatable {
             memoryBytes: Int(ProcessInfo.processInfo.physicalMemory),
             kernel: (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown",
-            blas: BLAS.configuration,
+            blas: "\(BLAS.configuration); bf16/q8_0 prefill: \(PrefillKernel.current.rawValue)",
             threads: threads,
             engineCommit: engineCommit(),
             build: build,
