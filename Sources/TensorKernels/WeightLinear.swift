@@ -235,12 +235,23 @@ public enum PrefillKernel: String, Sendable, CaseIterable {
     /// What runs now: `override` if a caller set one, else `automatic`.
     public static var current: PrefillKernel { override ?? automatic }
 
-    /// `amx` where the CPU and OS support it, unless the environment says
-    /// `ADALLAVA_PREFILL_KERNEL=widen`.
+    /// `amx` where the CPU and OS support it, unless `ADALLAVA_PREFILL_KERNEL` says `widen`
+    /// (`environmentProblem` says when its value cannot be honoured).
     public static let automatic: PrefillKernel = {
         if ProcessInfo.processInfo.environment["ADALLAVA_PREFILL_KERNEL"] == "widen" { return .widen }
         return amxAvailable ? .amx : .widen
     }()
+
+    /// Why `ADALLAVA_PREFILL_KERNEL` cannot be honoured (not `widen`, `amx` or `auto`, or `amx`
+    /// on a machine without it), or nil when it is unset or fine.
+    public static var environmentProblem: String? {
+        guard let value = ProcessInfo.processInfo.environment["ADALLAVA_PREFILL_KERNEL"], !value.isEmpty else { return nil }
+        switch value {
+        case "widen", "auto": return nil
+        case "amx": return amxAvailable ? nil : "ADALLAVA_PREFILL_KERNEL=amx, but this CPU or OS cannot run AMX-BF16 tiles (unset it, or say widen)"
+        default: return "ADALLAVA_PREFILL_KERNEL='\(value)' is not one of widen, amx, auto"
+        }
+    }
 
     /// Whether this machine can run `amx`.
     public static var amxAvailable: Bool { wk_amx_bf16_available() == 1 }

@@ -35,6 +35,7 @@ enum Main {
     static func main() {
         // Before any thread can be inside OpenBLAS: pick the kernels this CPU supports.
         _ = BLAS.kernels
+        if let problem = PrefillKernel.environmentProblem { fail(problem) }
         MemoryReuse.keepFreedMemory()
         do {
             var command = try Adallava.parseAsRoot()

@@ -25,10 +25,13 @@ struct CLI {
         let stderr: String
     }
 
-    static func run(_ arguments: [String]) throws -> Output {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -50,6 +53,20 @@ struct CLI {
 
 @Suite("the adallava binary, run as a user would", .serialized)
 struct CLITests {
+    @Test("ADALLAVA_PREFILL_KERNEL: a bad value exits 2 with a message; widen shows in the provenance")
+    func prefillKernelEnvironment() throws {
+        let bad = try CLI.run(["run", "--model", "tiny", "--tokens", "1,2,3"], environment: ["ADALLAVA_PREFILL_KERNEL": "fast"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("ADALLAVA_PREFILL_KERNEL='fast' is not one of widen, amx, auto"))
+        #expect(!bad.stderr.contains("Fatal error"))
+        let widen = try CLI.run(["run", "--model", "tiny", "--dtype", "bf16", "--tokens", "1,2,3", "--max-new-tokens", "2", "--json"],
+                                environment: ["ADALLAVA_PREFILL_KERNEL": "widen"])
+        #expect(widen.status == 0, "\(widen.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(widen.stdout.utf8)) as? [String: Any])
+        let blas = (json["provenance"] as? [String: Any])?["blas"] as? String
+        #expect(blas?.hasSuffix("bf16/q8_0 prefill: widen") == true, "\(blas ?? "no provenance.blas")")
+    }
+
     @Test("run --model tiny --json prints generated ids and per-phase timings")
     func runTinyJSON() throws {
         let r = try CLI.run(["run", "--model", "tiny", "--tokens", "1,2,3", "--max-new-tokens", "8", "--json", "--ignore-eos"])
