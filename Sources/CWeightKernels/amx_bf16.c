@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <immintrin.h>
 #include "amx_bf16.h"
+#include "weight_kernels.h"
 
 /* Prefill with bf16 weights, on CPUs with AMX (Intel Sapphire Rapids and later): the
  * activations are rounded to bf16 once per call and multiplied by the stored bf16 weights in
@@ -40,14 +41,7 @@ int wk_amx_bf16_available(void) {
     return amx_ok;
 }
 
-static inline uint16_t to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffff) > 0x7f800000) return (uint16_t)((u >> 16) | 0x40);   /* NaN stays NaN */
-    return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
-}
-
-/* Sixteen floats to bf16, nearest even, NaN kept NaN (as `to_bf16`). */
+/* Sixteen floats to bf16, nearest even, NaN kept NaN (as `wk_f32_to_bf16`). */
 __attribute__((target("avx512f,avx512bw")))
 static inline __m256i bf16x16(__m512 f) {
     __m512i u = _mm512_castps_si512(f);
@@ -65,7 +59,8 @@ void wk_amx_pack_a(const float *x, long ldx, long m0, long m1, long k, uint16_t 
         uint16_t *dst = a + i * kpad;
         long l = 0;
         for (; l + 16 <= k; l += 16) _mm256_storeu_si256((__m256i *)(dst + l), bf16x16(_mm512_loadu_ps(src + l)));
-        for (; l < k; l++) dst[l] = to_bf16(src[l]);
+        wk_f32_to_bf16(src + l, dst + l, k - l);
+        l = k;
         for (; l < kpad; l++) dst[l] = 0;
     }
 }
@@ -167,7 +162,10 @@ static void q8_to_bf16_rows(q8_rows src, long j0, long rows, long k0, long kv, l
             __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + l))));
             _mm256_storeu_si256((__m256i *)(d + l), bf16x16(_mm512_mul_ps(v, _mm512_set1_ps(sc[l / 32]))));
         }
-        for (; l < kv; l++) d[l] = to_bf16((float)q[l] * sc[l / 32]);
+        for (; l < kv; l++) {
+            float v = (float)q[l] * sc[l / 32];
+            wk_f32_to_bf16(&v, d + l, 1);
+        }
         for (; l < kpad; l++) d[l] = 0;
     }
 }
