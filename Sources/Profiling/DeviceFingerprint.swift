@@ -22,7 +22,8 @@ public struct DeviceFingerprint: Codable, Sendable, Hashable {
     public var kernel: String
     /// BLAS library name and version, e.g. `OpenBLAS 0.3.21`.
     public var blasName: String
-    /// OpenBLAS's full build description (includes the core type it selected).
+    /// OpenBLAS's full build description (includes the core type whose kernels run), then the
+    /// bf16 / Q8_0 prefill path, as `Provenance.blas`.
     public var blasConfig: String
     /// BLAS threads in force when the fingerprint was taken.
     public var blasThreads: Int
