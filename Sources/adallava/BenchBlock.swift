@@ -19,7 +19,9 @@ struct BenchBlock: ParsableCommand {
         columns sgemm_gflops and read_gbps), because a shared machine's speed moves within minutes. Ratios (fields ending \
         in _ratio) are achieved GFLOP/s over that sgemm figure and bytes read per step (weights \
         in their stored format + KV cache) over that read bandwidth. With several --dtype values \
-        each gets its own LLM rows (the vision block is fp32 and measured once).
+        each gets its own LLM rows (the vision block is fp32 and measured once). On CPUs with \
+        AMX, bf16 and q8_0 prefill run on bf16 tiles (ADALLAVA_PREFILL_KERNEL=widen to keep \
+        fp32 activations), so their gflops_ratio against the fp32 sgemm can exceed 1.
 
         EXAMPLES
           adallava bench block --shape llava-1.5-7b --tokens 128,600,1024 --contexts 128,1024,4096 --threads-list 1,2
