@@ -100,6 +100,10 @@ struct CLITests {
         let decode = rows.filter { $0["phase"] as? String == "decode" }
         #expect(decode.compactMap { $0["dtype"] as? String } == ["f32", "bf16", "q8_0"])
         #expect(decode.allSatisfy { ($0["bandwidth_ratio"] as? Double ?? 0) > 0 })
+        // Which prefill kernel ran is in the provenance, and said on stderr when it is AMX.
+        let blas = (json["provenance"] as? [String: Any])?["blas"] as? String ?? ""
+        #expect(blas.hasSuffix("bf16/q8_0 prefill: amx") || blas.hasSuffix("bf16/q8_0 prefill: widen"), "\(blas)")
+        #expect(r.stderr.contains("prefill run on AMX tiles") == blas.hasSuffix("prefill: amx"), "\(r.stderr)")
     }
 
     @Test("the human report names the model and every phase")
