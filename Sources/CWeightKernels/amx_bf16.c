@@ -225,6 +225,10 @@ long wk_amx_panels_size(long kpad) {
     return wk_amx_panel_group(kpad) * 32 * (kpad < WK_AMX_STRETCH ? kpad : WK_AMX_STRETCH);
 }
 
+long wk_amx_q8_0_panels_size(long kpad) {
+    return 2 * wk_amx_panels_size(kpad);   /* packed panels, then the group's widened rows */
+}
+
 __attribute__((target("amx-tile,amx-bf16")))
 static void gemm(const uint16_t *a, long m, long kpad, const uint16_t *w, long ldw, q8_rows q8, long n, long k,
                  float *c, long ldc, float beta, uint16_t *panels) {

@@ -1,14 +1,15 @@
 import CWeightKernels
 import Dispatch
-import Foundation
 
 // Linear layers on `WeightMatrix` weights. fp32 weights take the `Tensor` paths unchanged
 // (`gemvF32` for one token, OpenBLAS sgemm for many). bf16 and Q8_0 weights:
 // - one token (decode): `CWeightKernels` GEMV that streams each stored weight once, widening
 //   in registers, rows split across `BLAS.threads` workers (Q8_0: x is quantized to Q8_0
 //   blocks first and the dot products are integer, as llama.cpp does);
-// - many tokens (prefill): a panel of weight rows is widened into reused scratch, then
-//   `cblas_sgemm` multiplies it; the panel's widening costs one pass over its weights.
+// - many tokens (prefill): on CPUs with AMX, bf16 tiles (`AMXPrefill.swift`, activations
+//   rounded to bf16); otherwise, or with `PrefillKernel.widen`, a panel of weight rows is
+//   widened into reused scratch, then `cblas_sgemm` multiplies it; the panel's widening costs
+//   one pass over its weights.
 
 /// `y = x · Wᵀ + b` for any stored format. x: `[…, in]`, weight: `[out, in]` → `[…, out]`.
 public func linear(_ x: Tensor, weight: WeightMatrix, bias: Tensor? = nil) -> Tensor {
@@ -148,7 +149,7 @@ extension WeightMatrix {
             case .bf16(let bits):
                 bits.withUnsafeBufferPointer { w in
                     let ws = UncheckedSendable(w.baseAddress! + rows.lowerBound * cols + columns.lowerBound)
-                    amxGemm(tokens: tokens, x: x, lda: lda, n: rows.count, k: n, panelFactor: 1) { a, kpad, part, panels in
+                    amxGemm(tokens: tokens, x: x, lda: lda, n: rows.count, k: n, panels: wk_amx_panels_size) { a, kpad, part, panels in
                         wk_amx_bf16_gemm(a, tokens, kpad, ws.value + part.lowerBound * cols, cols, part.count, n,
                                          cs.value + part.lowerBound, ldc, beta, panels)
                     }
@@ -160,7 +161,7 @@ extension WeightMatrix {
                     scales.withUnsafeBufferPointer { sc in
                         let first = rows.lowerBound * stride + columns.lowerBound
                         let qs = UncheckedSendable(q.baseAddress! + first), ss = UncheckedSendable(sc.baseAddress! + first / 32)
-                        amxGemm(tokens: tokens, x: x, lda: lda, n: rows.count, k: n, panelFactor: 2) { a, kpad, part, panels in
+                        amxGemm(tokens: tokens, x: x, lda: lda, n: rows.count, k: n, panels: wk_amx_q8_0_panels_size) { a, kpad, part, panels in
                             wk_amx_q8_0_gemm(a, tokens, kpad, qs.value + part.lowerBound * stride,
                                              ss.value + part.lowerBound * stride / 32, stride, part.count, n,
                                              cs.value + part.lowerBound, ldc, beta, panels)
@@ -191,74 +192,6 @@ extension WeightMatrix {
             }
         }
     }
-}
-
-/// `C[tokens, n] = bf16(x[tokens, k]) · W[n, k]ᵀ + beta · C` on AMX tiles: x rounded to bf16
-/// once into scratch (`wk_amx_pack_a`), then the weight rows split across `BLAS.threads`
-/// workers in 32-row steps; `multiply(a, kpad, rows, panels)` runs one worker's rows (a
-/// `wk_amx_*_gemm` call), with `panelFactor · wk_amx_panels_size(kpad)` bf16 values of scratch.
-func amxGemm(tokens: Int, x: UnsafePointer<Float>, lda: Int, n: Int, k: Int, panelFactor: Int,
-             _ multiply: (UnsafePointer<UInt16>, Int, Range<Int>, UnsafeMutablePointer<UInt16>) -> Void) {
-    let kpad = (k + 31) / 32 * 32, mpad = (tokens + 31) / 32 * 32
-    let aCount = mpad * kpad, panelCount = panelFactor * wk_amx_panels_size(kpad)
-    // [mpad, kpad] bf16 activations (a float holds two), shared by every worker.
-    Scratch.shared.withBuffer(count: (aCount + 1) / 2) { buffer in
-        buffer.withMemoryRebound(to: UInt16.self, capacity: aCount) { a in
-            let xs = UncheckedSendable(x), am = UncheckedSendable(a)
-            parallelChunks(tokens, minimumPerWorker: 16) { part in
-                wk_amx_pack_a(xs.value, lda, part.lowerBound, part.upperBound, k, am.value, kpad)
-            }
-            wk_amx_zero_rows(a, tokens, mpad, kpad)
-            balancedChunks(n, minimumPerChunk: 32, alignment: 32) { part in
-                // Each running chunk packs its groups of 32-row weight panels into scratch of its own.
-                Scratch.shared.withBuffer(count: (panelCount + 1) / 2) { panel in
-                    panel.withMemoryRebound(to: UInt16.self, capacity: panelCount) { p in
-                        multiply(UnsafePointer(am.value), kpad, part, p)
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// How prefill (more than one token) multiplies by bf16 and Q8_0 weights. fp32 weights
-/// always go to OpenBLAS sgemm.
-public enum PrefillKernel: String, Sendable, CaseIterable {
-    /// Widen weight panels to fp32 and run OpenBLAS sgemm: the activations stay fp32, so a
-    /// checkpoint stored in BF16 gives the fp32 engine's result.
-    case widen
-    /// AMX tiles (`wk_amx_bf16_gemm`, `wk_amx_q8_0_gemm`): activations rounded to bf16, Q8_0
-    /// weights widened to bf16(q · scale), fp32 accumulation; several times sgemm's rate where
-    /// the CPU has AMX (Intel Sapphire Rapids and later).
-    case amx
-
-    /// What runs now: `override` if a caller set one, else `automatic`.
-    public static var current: PrefillKernel { override ?? automatic }
-
-    /// `amx` where the CPU and OS support it, unless `ADALLAVA_PREFILL_KERNEL` says `widen`
-    /// (`environmentProblem` says when its value cannot be honoured).
-    public static let automatic: PrefillKernel = {
-        if ProcessInfo.processInfo.environment["ADALLAVA_PREFILL_KERNEL"] == "widen" { return .widen }
-        return amxAvailable ? .amx : .widen
-    }()
-
-    /// Why `ADALLAVA_PREFILL_KERNEL` cannot be honoured (not `widen`, `amx` or `auto`, or `amx`
-    /// on a machine without it), or nil when it is unset or fine.
-    public static var environmentProblem: String? {
-        guard let value = ProcessInfo.processInfo.environment["ADALLAVA_PREFILL_KERNEL"], !value.isEmpty else { return nil }
-        switch value {
-        case "widen", "auto": return nil
-        case "amx": return amxAvailable ? nil : "ADALLAVA_PREFILL_KERNEL=amx, but this CPU or OS cannot run AMX-BF16 tiles (unset it, or say widen)"
-        default: return "ADALLAVA_PREFILL_KERNEL='\(value)' is not one of widen, amx, auto"
-        }
-    }
-
-    /// Whether this machine can run `amx`.
-    public static var amxAvailable: Bool { wk_amx_bf16_available() == 1 }
-
-    /// A choice for the current task (`$override.withValue(.widen) { … }`), read where a GEMM
-    /// starts (the caller's thread), so tests running at once do not change each other's path.
-    @TaskLocal public static var override: PrefillKernel?
 }
 
 /// Like `parallelChunks`, but cuts `0..<count` into four chunks per worker that the workers

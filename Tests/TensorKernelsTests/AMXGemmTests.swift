@@ -34,7 +34,7 @@ struct AMXGemmTests {
             w.withUnsafeBufferPointer { wp in
                 c.withUnsafeMutableBufferPointer { cp in
                     let ws = UncheckedSendable(wp.baseAddress!), cs = UncheckedSendable(cp.baseAddress!)
-                    amxGemm(tokens: m, x: xp.baseAddress!, lda: lda, n: n, k: k, panelFactor: 1) { a, kpad, part, panels in
+                    amxGemm(tokens: m, x: xp.baseAddress!, lda: lda, n: n, k: k, panels: wk_amx_panels_size) { a, kpad, part, panels in
                         wk_amx_bf16_gemm(a, m, kpad, ws.value + part.lowerBound * k, k, part.count, k,
                                          cs.value + part.lowerBound, ldc, beta, panels)
                     }

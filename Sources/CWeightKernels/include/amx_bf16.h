@@ -27,7 +27,7 @@ void wk_amx_bf16_gemm(const uint16_t *a, long m, long kpad, const uint16_t *w, l
 /// Like `wk_amx_bf16_gemm` for Q8_0 weights (`q`: `n` rows of `ldq` int8 values from a block
 /// boundary, `scales`: the scale of `q`'s first block, `ldq / 32` per row): each weight is
 /// widened to bf16(q · scale) on the way into the tiles. `panels` must hold
-/// `2 · wk_amx_panels_size(kpad)` bf16 values.
+/// `wk_amx_q8_0_panels_size(kpad)` bf16 values.
 void wk_amx_q8_0_gemm(const uint16_t *a, long m, long kpad, const int8_t *q, const float *scales, long ldq,
                       long n, long k, float *c, long ldc, float beta, uint16_t *panels);
 
@@ -36,5 +36,8 @@ long wk_amx_panel_group(long kpad);
 
 /// The bf16 values of `panels` scratch `wk_amx_bf16_gemm` needs for rows of `kpad` values.
 long wk_amx_panels_size(long kpad);
+
+/// The bf16 values of `panels` scratch `wk_amx_q8_0_gemm` needs for rows of `kpad` values.
+long wk_amx_q8_0_panels_size(long kpad);
 
 #endif
