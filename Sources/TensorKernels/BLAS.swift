@@ -1,6 +1,4 @@
 import CGSL
-import CWeightKernels
-import Foundation
 import Synchronization
 
 /// OpenBLAS entry points the engine uses, behind one small namespace.
@@ -12,14 +10,11 @@ public enum BLAS {
     /// Kept on the Swift side because OpenBLAS has one process-wide setting: sections that run
     /// small GEMMs on several of our own threads (attention heads) drop it to 1 and must put
     /// back what was asked for, not whatever another caller's section left there.
-    private static let state: Mutex<(requested: Int, sections: Int)> = {
-        _ = kernels
-        return Mutex((Int(openblas_get_num_threads()), 0))
-    }()
+    private static let state = Mutex<(requested: Int, sections: Int)>((Int(openblas_get_num_threads()), 0))
 
-    /// The kernels OpenBLAS runs in this process, chosen on first use of `BLAS` (see
-    /// `BLASKernels.select`): touch it before any other thread calls into OpenBLAS.
-    public static let kernels: BLASKernels = BLASKernels.select()
+    /// The kernels OpenBLAS runs in this process (chosen when the program was loaded; see
+    /// `BLASKernels`).
+    public static var kernels: BLASKernels { BLASKernels.current }
 
     /// Sets the number of OpenBLAS worker threads for every following call (process-wide).
     /// Inside a `singleThreaded` section the new count takes effect when the section closes.
@@ -65,7 +60,6 @@ public enum BLAS {
     @inline(__always)
     public static func sgemv(m: Int, n: Int, a: UnsafePointer<Float>, lda: Int? = nil,
                              x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, alpha: Float = 1, beta: Float = 0) {
-        _ = kernels
         cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda ?? n), x, 1, beta, y, 1)
     }
 
@@ -73,7 +67,6 @@ public enum BLAS {
     @inline(__always)
     public static func sgemvTransposed(m: Int, n: Int, a: UnsafePointer<Float>, lda: Int? = nil,
                                        x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, beta: Float = 0) {
-        _ = kernels
         cblas_sgemv(CblasRowMajor, CblasTrans, Int32(m), Int32(n), 1, a, Int32(lda ?? n), x, 1, beta, y, 1)
     }
 
@@ -88,7 +81,6 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int? = nil,
         alpha: Float = 1, beta: Float = 0
     ) {
-        _ = kernels
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha,

@@ -33,8 +33,6 @@ struct Adallava: ParsableCommand {
 @main
 enum Main {
     static func main() {
-        // Before any thread can be inside OpenBLAS: pick the kernels this CPU supports.
-        _ = BLAS.kernels
         if let problem = PrefillKernel.environmentProblem { fail(problem) }
         MemoryReuse.keepFreedMemory()
         do {

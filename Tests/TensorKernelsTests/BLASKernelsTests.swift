@@ -25,10 +25,12 @@ struct BLASKernelsTests {
     @Test("This process runs kernels at least as new as this CPU supports, and sgemm stays exact")
     func thisProcess() throws {
         let k = BLAS.kernels
-        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
+        // OPENBLAS_CORETYPE is the user's unless the switch at load time set it.
+        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil || k.active != k.detected,
            let best = adallava_cpu_blas_core().map({ String(cString: $0) }),
-           let have = BLASKernels.rank[k.active.lowercased()] {
-            #expect(have >= BLASKernels.rank[best.lowercased()]!, "OpenBLAS runs \(k.active) on a CPU that supports \(best)")
+           k.detected != "unknown" {
+            #expect(BLASKernels.upgrade(detected: k.active, best: best, userChoice: nil) == nil,
+                    "OpenBLAS runs \(k.active) on a CPU that supports \(best)")
         }
         #expect(BLAS.configuration.contains(k.active))
         #expect((k.note != nil) == (k.active != k.detected))

@@ -6,11 +6,16 @@
 /// (AVX2 + FMA), or NULL when none of these applies.
 const char *adallava_cpu_blas_core(void);
 
-/// Makes a DYNAMIC_ARCH OpenBLAS already loaded in this process use the kernels of core type
-/// `name` from the next call on, as `OPENBLAS_CORETYPE=name` would have at start-up (it sets
-/// that variable, so child processes inherit the choice). Call it before any BLAS call is in
-/// flight on another thread. Returns 1 when switched, 0 when this OpenBLAS cannot switch
-/// (not DYNAMIC_ARCH).
-int adallava_openblas_use_core(const char *name);
+/// The decision, without side effects: `best` when the core type OpenBLAS `detected` uses an
+/// older instruction set than `best` (both known names, case-insensitive) and the user set no
+/// `OPENBLAS_CORETYPE` (`user` NULL or empty); else NULL.
+const char *adallava_blas_upgrade(const char *detected, const char *best, const char *user);
+
+/// The core type OpenBLAS chose by itself when the program was loaded, and the one whose
+/// kernels run: a load-time constructor applies `adallava_blas_upgrade` by restarting the
+/// program with OPENBLAS_CORETYPE set (child processes inherit the choice). "unknown"
+/// without OpenBLAS.
+const char *adallava_blas_core_detected(void);
+const char *adallava_blas_core_active(void);
 
 #endif
