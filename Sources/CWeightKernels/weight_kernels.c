@@ -37,6 +37,12 @@ static float q8_dot_scalar(const int8_t *q, const float *scales, const float *x,
 
 // ---- AVX2 + FMA bodies --------------------------------------------------------------------
 
+// Every GEMV below also prefetches each weight stream this many bytes ahead of its loads.
+// The hardware prefetcher alone kept too few lines in flight: in one process, old against new,
+// a 7B block's seven decode GEMVs went from 17.2 to 18.8 GB/s on one core for Q8_0 and from
+// 26.6 to 29.2 on two; bf16 gained 3-10 %, fp32 0-5 % (scripts/weight_gemv_ab.c). 512, 1024
+// and 2048 bytes measured alike.
+#define WK_AHEAD 1024
 #if defined(__x86_64__)
 #define WK_AVX2 __attribute__((target("avx2,fma")))
 
@@ -66,12 +72,14 @@ WK_AVX2 static inline __m256 q8x8(const int8_t *p) {
 // weights as fp32, masking the low half gives the odd ones, so `xd` holds x de-interleaved per
 // 16 columns (8 even, then 8 odd) and no widening shuffle is needed.
 // One accumulator per row (two FMAs per 16 columns); eight rows make eight independent chains.
+// One prefetch per 64-byte line of each row (a line is two steps of 16 bf16).
 WK_AVX2 static void bf16_rows8(const uint16_t *w, long ldw, const float *xd, const float *x, float *y,
                                long ystride, long cols, float beta) {
     long body = cols & ~15L;
     const __m256i high = _mm256_set1_epi32((int)0xffff0000u);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
 #define WK_ROW(acc, i) do { \
+        if ((c & 31) == 0) _mm_prefetch((const char *)(w + (i) * ldw + c) + WK_AHEAD, _MM_HINT_T0); \
         __m256i v = _mm256_loadu_si256((const __m256i *)(w + (i) * ldw + c)); \
         acc = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)), xe, acc); \
         acc = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(v, high)), xo, acc); \
@@ -125,6 +133,8 @@ WK_AVX2 static void f32_rows8(const float *w, long ldw, const float *x, float *y
     long body = cols & ~7L;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     for (long c = 0; c < body; c += 8) {
+        if ((c & 15) == 0)   // one prefetch per 64-byte line of each row
+            for (int i = 0; i < 8; i++) _mm_prefetch((const char *)(w + i * ldw + c) + WK_AHEAD, _MM_HINT_T0);
         __m256 xv = _mm256_loadu_ps(x + c);
         a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + c), xv, a0);
         a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + ldw + c), xv, a1);
@@ -236,9 +246,12 @@ WK_AVX2 static inline __attribute__((always_inline)) void q8_0_q8_rows(
         }
         __m128 dx = _mm_loadu_ps(xs + b);
         for (int i = 0; i < n; i++) {
+            const int8_t *row = q + i * qstride + b * 32;
+            _mm_prefetch((const char *)(row + WK_AHEAD), _MM_HINT_T0);
+            _mm_prefetch((const char *)(row + WK_AHEAD + 64), _MM_HINT_T0);
             __m256i m[4];
             for (int k = 0; k < 4; k++) {
-                __m256i qw = _mm256_loadu_si256((const __m256i *)(q + i * qstride + (b + k) * 32));
+                __m256i qw = _mm256_loadu_si256((const __m256i *)(row + k * 32));
                 m[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(ax[k], _mm256_sign_epi8(qw, sx[k])), ones);
             }
             __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(m[0], m[1]), _mm256_hadd_epi32(m[2], m[3]));
