@@ -291,6 +291,10 @@ WK_AVX2 static void q8_0_to_f32_avx2(const int8_t *q, const float *scales, float
     for (; i < n; i++) dst[i] = scales[i / 32] * (float)q[i];
 }
 
+// Decode attention reads one stretch of each K (then V) row per position: this worker's heads.
+// Each line is prefetched one position ahead, the same heads of the next row; without it a
+// 7B decode's attention at context 4096 read 8.4-10.5 GB/s on one core and 17-18 on two, with
+// it 10.9-12.7 and 23-25 (two rows ahead, or four into L2, measured alike).
 WK_AVX2 static void attn_scores_avx2(const float *q, const float *k, long kvStride, long context, long h0, long h1,
                                      long group, long hd, float scale, float *scores) {
     long body = hd & ~7L;
@@ -301,6 +305,7 @@ WK_AVX2 static void attn_scores_avx2(const float *q, const float *k, long kvStri
             __m256 a = _mm256_setzero_ps(), b = a;
             long d = 0;
             for (; d + 16 <= body; d += 16) {
+                _mm_prefetch((const char *)(kh + kvStride + d), _MM_HINT_T0);
                 a = _mm256_fmadd_ps(_mm256_loadu_ps(kh + d), _mm256_loadu_ps(qh + d), a);
                 b = _mm256_fmadd_ps(_mm256_loadu_ps(kh + d + 8), _mm256_loadu_ps(qh + d + 8), b);
             }
@@ -323,8 +328,10 @@ WK_AVX2 static void attn_values_avx2(const float *p, const float *v, long kvStri
             float *oh = out + h * hd, w = p[(h - h0) * context + t];
             __m256 pw = _mm256_set1_ps(w);
             long d = 0;
-            for (; d < body; d += 8)
+            for (; d < body; d += 8) {
+                if ((d & 15) == 0) _mm_prefetch((const char *)(vh + kvStride + d), _MM_HINT_T0);
                 _mm256_storeu_ps(oh + d, _mm256_fmadd_ps(pw, _mm256_loadu_ps(vh + d), _mm256_loadu_ps(oh + d)));
+            }
             for (; d < hd; d++) oh[d] += w * vh[d];
         }
     }
