@@ -291,50 +291,90 @@ WK_AVX2 static void q8_0_to_f32_avx2(const int8_t *q, const float *scales, float
     for (; i < n; i++) dst[i] = scales[i / 32] * (float)q[i];
 }
 
-// Decode attention reads one stretch of each K (then V) row per position: this worker's heads.
-// Each line is prefetched one position ahead, the same heads of the next row; without it a
-// 7B decode's attention at context 4096 read 8.4-10.5 GB/s on one core and 17-18 on two, with
-// it 10.9-12.7 and 23-25 (two rows ahead, or four into L2, measured alike).
+// Decode attention, one query against `context` cached positions, this worker's heads h0..h1.
+// Positions go four at a time: each pass reads the same stretch (this worker's heads) of four
+// K (then V) rows, four streams in flight as in the weight GEMVs, and prefetches the next four
+// rows' stretches. A pass gives each head its four scores at once (one horizontal sum for four,
+// stored as four adjacent floats of that head's row of `scores`), and adds four weighted V rows
+// into the head's output per load and store of it (one at a time was a load and a store per
+// position). 7B attention at context 4096: one position at a time read 8.7 GB/s on one core and
+// 15.9 on two; prefetching the next position made it 11.1 and 21.1
+// (scripts/attention_decode_ab.c).
+WK_AVX2 static inline __m128 hsum4x256(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
 WK_AVX2 static void attn_scores_avx2(const float *q, const float *k, long kvStride, long context, long h0, long h1,
                                      long group, long hd, float scale, float *scores) {
-    long body = hd & ~7L;
-    for (long t = 0; t < context; t++) {
+    long body = hd & ~7L, t = 0;
+    for (; t + 4 <= context; t += 4) {
         const float *row = k + t * kvStride;
         for (long h = h0; h < h1; h++) {
             const float *kh = row + (h / group) * hd, *qh = q + h * hd;
-            __m256 a = _mm256_setzero_ps(), b = a;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
             long d = 0;
-            for (; d + 16 <= body; d += 16) {
-                _mm_prefetch((const char *)(kh + kvStride + d), _MM_HINT_T0);
-                a = _mm256_fmadd_ps(_mm256_loadu_ps(kh + d), _mm256_loadu_ps(qh + d), a);
-                b = _mm256_fmadd_ps(_mm256_loadu_ps(kh + d + 8), _mm256_loadu_ps(qh + d + 8), b);
+            for (; d < body; d += 8) {
+                if ((d & 15) == 0)
+                    for (int i = 4; i < 8; i++) _mm_prefetch((const char *)(kh + i * kvStride + d), _MM_HINT_T0);
+                __m256 x = _mm256_loadu_ps(qh + d);
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(kh + d), x, a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(kh + kvStride + d), x, a1);
+                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(kh + 2 * kvStride + d), x, a2);
+                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(kh + 3 * kvStride + d), x, a3);
             }
-            for (; d < body; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(kh + d), _mm256_loadu_ps(qh + d), a);
-            float s = hsum256(_mm256_add_ps(a, b));
-            for (; d < hd; d++) s += kh[d] * qh[d];
-            scores[(h - h0) * context + t] = scale * s;
+            __m128 s = hsum4x256(a0, a1, a2, a3);
+            if (d < hd) {
+                float tail[4];
+                for (int i = 0; i < 4; i++) tail[i] = f32_dot_scalar(kh + i * kvStride + d, qh + d, hd - d);
+                s = _mm_add_ps(s, _mm_loadu_ps(tail));
+            }
+            _mm_storeu_ps(scores + (h - h0) * context + t, _mm_mul_ps(s, _mm_set1_ps(scale)));
         }
     }
+    for (; t < context; t++)
+        for (long h = h0; h < h1; h++) {
+            const float *kh = k + t * kvStride + (h / group) * hd, *qh = q + h * hd;
+            __m256 a = _mm256_setzero_ps();
+            long d = 0;
+            for (; d < body; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(kh + d), _mm256_loadu_ps(qh + d), a);
+            scores[(h - h0) * context + t] = scale * (hsum256(a) + f32_dot_scalar(kh + d, qh + d, hd - d));
+        }
 }
 
 WK_AVX2 static void attn_values_avx2(const float *p, const float *v, long kvStride, long context, long h0, long h1,
                                      long group, long hd, float *out) {
-    long body = hd & ~7L;
+    long body = hd & ~7L, t = 0;
     memset(out + h0 * hd, 0, (size_t)((h1 - h0) * hd) * sizeof(float));
-    for (long t = 0; t < context; t++) {
+    for (; t + 4 <= context; t += 4) {
         const float *row = v + t * kvStride;
         for (long h = h0; h < h1; h++) {
-            const float *vh = row + (h / group) * hd;
-            float *oh = out + h * hd, w = p[(h - h0) * context + t];
-            __m256 pw = _mm256_set1_ps(w);
+            const float *vh = row + (h / group) * hd, *ph = p + (h - h0) * context + t;
+            float *oh = out + h * hd;
+            __m256 p0 = _mm256_set1_ps(ph[0]), p1 = _mm256_set1_ps(ph[1]), p2 = _mm256_set1_ps(ph[2]),
+                   p3 = _mm256_set1_ps(ph[3]);
             long d = 0;
             for (; d < body; d += 8) {
-                if ((d & 15) == 0) _mm_prefetch((const char *)(vh + kvStride + d), _MM_HINT_T0);
-                _mm256_storeu_ps(oh + d, _mm256_fmadd_ps(pw, _mm256_loadu_ps(vh + d), _mm256_loadu_ps(oh + d)));
+                if ((d & 15) == 0)
+                    for (int i = 4; i < 8; i++) _mm_prefetch((const char *)(vh + i * kvStride + d), _MM_HINT_T0);
+                __m256 o = _mm256_fmadd_ps(p0, _mm256_loadu_ps(vh + d), _mm256_loadu_ps(oh + d));
+                o = _mm256_fmadd_ps(p1, _mm256_loadu_ps(vh + kvStride + d), o);
+                o = _mm256_fmadd_ps(p2, _mm256_loadu_ps(vh + 2 * kvStride + d), o);
+                _mm256_storeu_ps(oh + d, _mm256_fmadd_ps(p3, _mm256_loadu_ps(vh + 3 * kvStride + d), o));
             }
-            for (; d < hd; d++) oh[d] += w * vh[d];
+            for (; d < hd; d++)
+                oh[d] += ph[0] * vh[d] + ph[1] * vh[kvStride + d] + ph[2] * vh[2 * kvStride + d] + ph[3] * vh[3 * kvStride + d];
         }
     }
+    for (; t < context; t++)
+        for (long h = h0; h < h1; h++) {
+            const float *vh = v + t * kvStride + (h / group) * hd;
+            float *oh = out + h * hd, w = p[(h - h0) * context + t];
+            long d = 0;
+            for (; d < body; d += 8)
+                _mm256_storeu_ps(oh + d, _mm256_fmadd_ps(_mm256_set1_ps(w), _mm256_loadu_ps(vh + d), _mm256_loadu_ps(oh + d)));
+            for (; d < hd; d++) oh[d] += w * vh[d];
+        }
 }
 
 static int has_avx2(void) {

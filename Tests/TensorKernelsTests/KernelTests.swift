@@ -211,7 +211,9 @@ struct BlockedAttentionTests {
     }
 
     @Test("one decode query, token-by-token kernels: split across 2 threads at a long context and serial at a short one, GQA, strided cache, probe",
-          arguments: [(context: 600, heads: 6, kvHeads: 3, d: 128), (context: 9, heads: 4, kvHeads: 1, d: 20)])
+          arguments: [(context: 600, heads: 6, kvHeads: 3, d: 128), (context: 9, heads: 4, kvHeads: 1, d: 20),
+                       // positions go four at a time: three left over, and a head width past the 8-wide body
+                       (context: 1027, heads: 4, kvHeads: 2, d: 68)])
     func decodeQuery(shape: (context: Int, heads: Int, kvHeads: Int, d: Int)) {
         BLAS.setThreads(2)
         defer { BLAS.setThreads(2) }
