@@ -107,7 +107,7 @@ public func attention(
 }
 
 /// One query (a decode step): per worker a contiguous range of heads, scored against the cache
-/// token by token (`wk_attn_scores`), softmaxed, then summed over V token by token
+/// four positions per pass (`wk_attn_scores`), softmaxed, then summed over V likewise
 /// (`wk_attn_values`), so K and V are each read once as contiguous stretches of their rows. Two
 /// strided GEMVs per head (the previous path) read `headDim` floats every `kvStride` and took
 /// ≈ 2.5 ms a 7B block at context 600 on one thread, for ≈ 1 ms of reading 20 MB.
