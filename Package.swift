@@ -51,9 +51,12 @@ let package = Package(
         ),
         // Trace formats, the background-load generator and the contention sensor.
         .target(name: "Contention", dependencies: ["TensorKernels"]),
+        // Build-tool plugin: the git commit (and -dirty) the binary is built from, for provenance.
+        .plugin(name: "EngineCommit", capability: .buildTool()),
         .target(
             name: "Profiling",
-            dependencies: ["LLaVAModel", "TensorKernels", "AdaptiveInference", "Contention"]
+            dependencies: ["LLaVAModel", "TensorKernels", "AdaptiveInference", "Contention"],
+            plugins: ["EngineCommit"]
         ),
         .target(
             name: "ProfileStore",

@@ -32,7 +32,8 @@ public struct DeviceFingerprint: Codable, Sendable, Hashable {
     public var swiftVersion: String
     /// `debug` or `release`.
     public var build: String
-    /// `git rev-parse --short HEAD` of the engine source, `-dirty` with uncommitted changes.
+    /// The commit the engine binary was built from, `-dirty` if its tree had uncommitted
+    /// changes then (`Provenance.engineCommit`, recorded by the `EngineCommit` build plugin).
     public var engineCommit: String
 
     enum CodingKeys: String, CodingKey {

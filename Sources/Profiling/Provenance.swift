@@ -19,7 +19,8 @@ public struct Provenance: Codable, Sendable, Equatable {
     public var blas: String
     /// BLAS threads the measurement used.
     public var threads: Int
-    /// `git rev-parse --short HEAD` of the source tree, `-dirty` with uncommitted changes.
+    /// `git rev-parse --short=12 HEAD` of the source tree the binary was built from, `-dirty`
+    /// if it had uncommitted changes then (`EngineCommit` plugin).
     public var engineCommit: String
     /// `debug` or `release`.
     public var build: String
@@ -70,28 +71,9 @@ public struct Provenance: Codable, Sendable, Equatable {
             command: CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " "))
     }
 
-    /// The source tree's commit, asked of git in the directory this file was compiled from;
-    /// `unknown` when that tree or git is not there (an installed binary).
-    static func engineCommit() -> String {
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
-        guard let head = git(["rev-parse", "--short=12", "HEAD"], in: source), !head.isEmpty else { return "unknown" }
-        let dirty = git(["status", "--porcelain", "--untracked-files=no"], in: source).map { !$0.isEmpty } ?? false
-        return dirty ? "\(head)-dirty" : head
-    }
-
-    private static func git(_ arguments: [String], in directory: String) -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", directory] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+    /// The commit (`-dirty` with uncommitted changes) this binary was built from, recorded at
+    /// build time by the `EngineCommit` plugin; `unknown` when built without git.
+    static func engineCommit() -> String { builtEngineCommit }
 
     /// `# key: value` lines for the head of a CSV file.
     public var csvComment: String {
