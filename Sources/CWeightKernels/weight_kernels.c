@@ -298,8 +298,8 @@ WK_AVX2 static void q8_0_to_f32_avx2(const int8_t *q, const float *scales, float
 // stored as four adjacent floats of that head's row of `scores`), and adds four weighted V rows
 // into the head's output per load and store of it (one at a time was a load and a store per
 // position). 7B attention at context 4096: one position at a time read 8.7 GB/s on one core and
-// 15.9 on two; prefetching the next position made it 11.1 and 21.1
-// (scripts/attention_decode_ab.c).
+// 15.9 on two; prefetching the next position made it 11.1 and 21.1; four per pass 13.1-14.6 and
+// 26.3-27.0 (scripts/attention_decode_ab.c).
 WK_AVX2 static inline __m128 hsum4x256(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
     __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));

@@ -210,7 +210,7 @@ struct BlockedAttentionTests {
         #expect(abs(mass - 1) < 1e-4)   // the last row sees every key; its mean attention sums to one
     }
 
-    @Test("one decode query, token-by-token kernels: split across 2 threads at a long context and serial at a short one, GQA, strided cache, probe",
+    @Test("one decode query, four positions per pass: split across 2 threads at a long context and serial at a short one, GQA, strided cache, probe",
           arguments: [(context: 600, heads: 6, kvHeads: 3, d: 128), (context: 9, heads: 4, kvHeads: 1, d: 20),
                        // positions go four at a time: three left over, and a head width past the 8-wide body
                        (context: 1027, heads: 4, kvHeads: 2, d: 68)])
