@@ -1,12 +1,14 @@
 #define _GNU_SOURCE
-#include <cpuid.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <immintrin.h>
 #include "amx_bf16.h"
 #include "weight_kernels.h"
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 /* Prefill with bf16 weights, on CPUs with AMX (Intel Sapphire Rapids and later): the
  * activations are rounded to bf16 once per call and multiplied by the stored bf16 weights in
@@ -40,6 +42,8 @@ int wk_amx_bf16_available(void) {
     pthread_once(&amx_once, amx_probe);
     return amx_ok;
 }
+
+#if defined(__x86_64__)
 
 /* Sixteen floats to bf16, nearest even, NaN kept NaN (as `wk_f32_to_bf16`). */
 __attribute__((target("avx512f,avx512bw")))
@@ -255,3 +259,22 @@ void wk_amx_q8_0_gemm(const uint16_t *a, long m, long kpad, const int8_t *q, con
     q8_rows src = {q, scales, ldq};
     gemm(a, m, kpad, 0, 0, src, n, k, c, ldc, beta, panels);
 }
+#else
+/* Not x86: no AMX. `wk_amx_bf16_available` says 0, so `PrefillKernel` never picks these. */
+void wk_amx_pack_a(const float *x, long ldx, long m0, long m1, long k, uint16_t *a, long kpad) {
+    (void)x; (void)ldx; (void)m0; (void)m1; (void)k; (void)a; (void)kpad;
+}
+void wk_amx_zero_rows(uint16_t *a, long m0, long m1, long kpad) { (void)a; (void)m0; (void)m1; (void)kpad; }
+long wk_amx_panel_group(long kpad) { (void)kpad; return 0; }
+long wk_amx_panels_size(long kpad) { (void)kpad; return 0; }
+long wk_amx_q8_0_panels_size(long kpad) { (void)kpad; return 0; }
+void wk_amx_bf16_gemm(const uint16_t *a, long m, long kpad, const uint16_t *w, long ldw, long n, long k,
+                      float *c, long ldc, float beta, uint16_t *panels) {
+    (void)a; (void)m; (void)kpad; (void)w; (void)ldw; (void)n; (void)k; (void)c; (void)ldc; (void)beta; (void)panels;
+}
+void wk_amx_q8_0_gemm(const uint16_t *a, long m, long kpad, const int8_t *q, const float *scales, long ldq,
+                      long n, long k, float *c, long ldc, float beta, uint16_t *panels) {
+    (void)a; (void)m; (void)kpad; (void)q; (void)scales; (void)ldq; (void)n; (void)k; (void)c; (void)ldc;
+    (void)beta; (void)panels;
+}
+#endif

@@ -1,5 +1,7 @@
 #define _GNU_SOURCE
+#if defined(__x86_64__)
 #include <cpuid.h>
+#endif
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,11 +16,13 @@
  * run at 31 GFLOP/s instead of 193 (SkylakeX) or 197 (Cooperlake). So we choose from what
  * the CPU reports (cpuid) rather than from its model number. */
 
+#if defined(__x86_64__)
 static uint64_t xcr0(void) {
     uint32_t lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     return ((uint64_t)hi << 32) | lo;
 }
+#endif
 
 const char *adallava_cpu_blas_core(void) {
 #if defined(__x86_64__)

@@ -1,5 +1,7 @@
 #include "weight_kernels.h"
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
