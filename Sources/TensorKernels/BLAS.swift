@@ -12,10 +12,6 @@ public enum BLAS {
     /// back what was asked for, not whatever another caller's section left there.
     private static let state = Mutex<(requested: Int, sections: Int)>((Int(openblas_get_num_threads()), 0))
 
-    /// The kernels OpenBLAS runs in this process (chosen when the program was loaded; see
-    /// `BLASKernels`).
-    public static var kernels: BLASKernels { BLASKernels.current }
-
     /// Sets the number of OpenBLAS worker threads for every following call (process-wide).
     /// Inside a `singleThreaded` section the new count takes effect when the section closes.
     public static func setThreads(_ n: Int) {

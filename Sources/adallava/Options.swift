@@ -59,7 +59,7 @@ func progress(_ line: String) {
 /// Says, once per run of a measuring verb, when this process runs other OpenBLAS kernels than
 /// the library chose by itself (`BLASKernels`): the figures that follow depend on it.
 func reportBLASKernels() {
-    if let note = BLAS.kernels.note { progress(note) }
+    if let note = BLASKernels.current.note { progress(note) }
     if PrefillKernel.current == .amx {
         progress("bf16 and Q8_0 prefill run on AMX tiles, activations rounded to bf16 (ADALLAVA_PREFILL_KERNEL=widen keeps them fp32)")
     }

@@ -24,7 +24,7 @@ struct BLASKernelsTests {
 
     @Test("This process runs kernels at least as new as this CPU supports, and sgemm stays exact")
     func thisProcess() throws {
-        let k = BLAS.kernels
+        let k = BLASKernels.current
         // OPENBLAS_CORETYPE is the user's unless the switch at load time set it.
         if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil || k.active != k.detected,
            let best = adallava_cpu_blas_core().map({ String(cString: $0) }),
